@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PingsConfig(AppConfig):
+    name = "pings"
+    verbose_name = "Pings: launched ping jobs"

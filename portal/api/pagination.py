@@ -1,0 +1,70 @@
+"""`?page=1&perPage=50` (perPage ≤ 200) → `{"items", "total", "page", "perPage"}`, the list shape
+of the ICMP monitor API's contract, used by every list endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+
+class PagePagination(pagination.BasePagination):
+    default_per_page = 50
+    max_per_page = 200
+
+    def _int_param(self, request: Any, name: str, default: int, low: int, high: int) -> int:
+        raw = request.query_params.get(name)
+        if raw in (None, ""):
+            return default
+        problem = {name: [f"Must be a whole number from {low} to {high}."]}
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValidationError(problem) from None
+        if not low <= value <= high:
+            raise ValidationError(problem)
+        return value
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any]:
+        self.per_page = self._int_param(
+            request, "perPage", self.default_per_page, 1, self.max_per_page
+        )
+        self.page = self._int_param(request, "page", 1, 1, 10**9)
+        self.total = queryset.count()
+        start = (self.page - 1) * self.per_page
+        return list(queryset[start : start + self.per_page])
+
+    def get_paginated_response(self, data: list[Any]) -> Response:
+        return Response(
+            {"items": data, "total": self.total, "page": self.page, "perPage": self.per_page}
+        )
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["items", "total", "page", "perPage"],
+            "properties": {
+                "items": schema,
+                "total": {"type": "integer"},
+                "page": {"type": "integer"},
+                "perPage": {"type": "integer"},
+            },
+        }
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": "page",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "default": 1},
+            },
+            {
+                "name": "perPage",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+            },
+        ]

@@ -1,0 +1,31 @@
+from django.urls import path, re_path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
+from rest_framework.routers import SimpleRouter
+
+from portal.api.exceptions import api_not_found
+from portal.api.views import CustomerViewSet
+
+
+class Router(SimpleRouter):
+    """Paths without a trailing slash, as the contracts write them; one is accepted too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"  # DRF's constructor only takes True/False
+
+
+router = Router()
+router.register("customers", CustomerViewSet, basename="customer")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    *router.urls,
+    # Anything else under /api/ is a JSON 404, in DEBUG too (Django's debug 404 is HTML).
+    re_path(r"^.*$", api_not_found, name="api-not-found"),
+]

@@ -1,0 +1,25 @@
+"""The one helper that decides "HTMX partial or full page"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def render_page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    partial: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """Render `partial` for HTMX requests that target part of a page (not boosted navigation),
+    the full `template` otherwise. Pages include their partial, so both stay in step."""
+    is_partial = bool(getattr(request, "htmx", False)) and not request.htmx.boosted
+    name = partial if (partial and is_partial) else template
+    response = render(request, name, context, status=status)
+    response.headers["Vary"] = "HX-Request"
+    return response

@@ -1,0 +1,22 @@
+// Small behaviours without inline scripts (the Content-Security-Policy forbids them).
+document.addEventListener("submit", (event) => {
+  const message = event.target.dataset && event.target.dataset.confirm;
+  if (message && !window.confirm(message)) event.preventDefault();
+});
+
+document.addEventListener("click", (event) => {
+  const copy = event.target.closest("[data-copy]");
+  if (copy) {
+    const source = document.querySelector(copy.dataset.copy);
+    if (source && navigator.clipboard) {
+      navigator.clipboard.writeText(source.textContent.trim()).then(() => {
+        copy.textContent = "Copied";
+      });
+    }
+  }
+  const toggle = event.target.closest(".menu-toggle summary");
+  if (toggle) {
+    event.preventDefault();
+    toggle.closest("nav").classList.toggle("open");
+  }
+});
