@@ -207,7 +207,8 @@ SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "portal.api.authentication.ApiKeyAuthentication",
-        "portal.api.authentication.SessionAuthentication",
+        # The browsable API and the pages' own fetches use the login session (CSRF enforced).
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.AccessPermission"],
     "DEFAULT_RENDERER_CLASSES": [
@@ -231,10 +232,6 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
-    },
-    "SECURITY": [{"apiKey": []}],
 }
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60  # write last_used_at at most once a minute per key
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from portal.models import ApiKey
@@ -57,5 +58,16 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="api"'
 
 
-class SessionAuthentication(authentication.SessionAuthentication):
-    """The browsable API and the pages' own fetches use the login session (CSRF enforced)."""
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """Tells the OpenAPI schema how API keys travel."""
+
+    target_class = ApiKeyAuthentication
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key from the portal's API keys page or "
+            "`manage.py create_api_key`.",
+        }

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from portal import access
 from portal.models import Customer, Organization
 
 
@@ -35,6 +36,13 @@ class CustomerSerializer(serializers.ModelSerializer):
         # Uniqueness is checked in validate(): the model's constraint names snake_case fields.
         validators: list[Any] = []
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            # An organization the caller cannot see reads as one that does not exist.
+            self.fields["organizationId"].queryset = access.organizations(request.user)
+
     def validate_name(self, value: str) -> str:
         value = value.strip()
         if not value:
@@ -42,15 +50,16 @@ class CustomerSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        organization = attrs.get("organization") or getattr(self.instance, "organization", None)
-        if (
-            self.instance is not None
-            and "organization" in attrs
-            and (attrs["organization"] != self.instance.organization)
-        ):
-            raise serializers.ValidationError(
-                {"organizationId": ["A customer cannot move to another organization."]}
-            )
+        if self.instance is not None:
+            if attrs.get("organization", self.instance.organization) != self.instance.organization:
+                raise serializers.ValidationError(
+                    {"organizationId": ["A customer cannot move to another organization."]}
+                )
+            organization = self.instance.organization
+        else:
+            # The view knows where a create lands when organizationId is left out.
+            organization = attrs.get("organization") or self.context["view"].default_organization()
+            attrs["organization"] = organization
         name = attrs.get("name")
         if organization is not None and name:
             clash = Customer.objects.filter(organization=organization, name__iexact=name)

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from portal import access, audit
 from portal.api.exceptions import error_body
 from portal.api.serializers import CustomerSerializer
-from portal.models import Customer
+from portal.models import Customer, Organization
 
 
 @extend_schema_view(
@@ -62,27 +62,24 @@ class CustomerViewSet(
         self.check_object_permissions(self.request, customer)
         return customer
 
+    def default_organization(self) -> Organization:
+        """Where a create without organizationId lands: the one organization the caller may
+        create customers in."""
+        writable = access.organizations(self.request.user, access.CHANGE, Customer)
+        if not writable.exists():
+            raise PermissionDenied("You may not create customers.")
+        if writable.count() != 1:
+            raise ValidationError(
+                {"organizationId": ["Required: you may create customers in several organizations."]}
+            )
+        return writable.get()
+
     def perform_create(self, serializer: CustomerSerializer) -> None:
-        organization = serializer.validated_data.get("organization")
-        if organization is None:
-            writable = access.organizations(self.request.user, access.CHANGE, Customer)
-            if not writable.exists():
-                raise PermissionDenied("You may not create customers.")
-            if writable.count() != 1:
-                raise ValidationError(
-                    {
-                        "organizationId": [
-                            "Required: you may create customers in several organizations (or none)."
-                        ]
-                    }
-                )
-            organization = writable.get()
-        elif not access.can(self.request.user, access.VIEW, organization):
-            raise ValidationError({"organizationId": ["Unknown organization."]})
+        organization = serializer.validated_data["organization"]
         if not access.can(self.request.user, access.CHANGE, Customer(organization=organization)):
             raise PermissionDenied("You may not create customers in this organization.")
         with transaction.atomic():
-            customer = serializer.save(organization=organization)
+            customer = serializer.save()
             audit.record(self.request.user, "customer.create", customer, request=self.request)
 
     def perform_update(self, serializer: CustomerSerializer) -> None:

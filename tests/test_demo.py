@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from portal.models import Customer, CustomerAccess, Membership, Organization, Role, User
+
+
+def test_demo_is_idempotent_and_creates_the_documented_users(db, settings):
+    settings.DEBUG = True
+    call_command("demo")
+    counts = [m.objects.count() for m in (Organization, Customer, User, Membership, CustomerAccess)]
+    call_command("demo")
+    assert [
+        m.objects.count() for m in (Organization, Customer, User, Membership, CustomerAccess)
+    ] == counts
+    org = Organization.objects.get(name="Demo")
+    assert org.customers.count() == 2
+    roles = dict(Membership.objects.filter(organization=org).values_list("user__username", "role"))
+    assert roles == {"admin": Role.ADMIN, "operator": Role.OPERATOR, "viewer": Role.READONLY}
+    assert User.objects.get(username="supporter").is_global_supporter
+    assert CustomerAccess.objects.filter(user__username="customer").count() == 1
+    for name in ("admin", "operator", "viewer", "customer", "supporter"):
+        assert User.objects.get(username=name).check_password("demo")
+
+
+def test_demo_restores_a_changed_demo_password(db, settings):
+    settings.DEBUG = True
+    call_command("demo")
+    user = User.objects.get(username="viewer")
+    user.set_password("something else entirely")
+    user.save()
+    call_command("demo")
+    user.refresh_from_db()
+    assert user.check_password("demo")
+
+
+def test_demo_refuses_to_run_with_debug_off(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("demo")
+    assert not Organization.objects.exists()
+
+
+def test_every_address_in_demo_data_is_loopback(db, settings):
+    """Later issues add devices and monitors to the demo; all of them must stay in 127/8."""
+    settings.DEBUG = True
+    call_command("demo")
+    from django.apps import apps
+
+    for model in apps.get_models():
+        if model._meta.app_label not in {"portal", "vendors", "pings", "monitors"}:
+            continue
+        for field in model._meta.get_fields():
+            if getattr(field, "get_internal_type", lambda: "")() == "GenericIPAddressField" or (
+                field.name in {"hostname", "host", "ip", "ip_address", "target", "address"}
+            ):
+                for value in model.objects.exclude(**{f"{field.name}__isnull": True}).values_list(
+                    field.name, flat=True
+                ):
+                    if value:
+                        assert ipaddress.ip_address(value) in ipaddress.ip_network("127.0.0.0/8")
