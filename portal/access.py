@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
+from portal.models import CustomerAccess, Membership, Organization
 from portal.roles import AccessPolicy, Role
 
 M = TypeVar("M", bound=Model)
@@ -80,10 +81,6 @@ EMPTY_SCOPE = Scope()
 
 
 def _user_scope(user: Any) -> Scope:
-    # Imported here: models import portal.roles, and this module must stay importable from
-    # models-free places such as settings-time code.
-    from portal.models import CustomerAccess, Membership
-
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return EMPTY_SCOPE
     grants = [
@@ -216,8 +213,6 @@ def may_write_anything(actor: Any) -> bool:
 
 def organizations(actor: Any, action: Action = VIEW, model: type[Model] | None = None):
     """Organizations in which the actor may `action` rows of `model` (default: Organization)."""
-    from portal.models import Organization
-
     scope = scope_of(actor)
     qs = Organization.objects.all()
     if scope.write_all or (action is VIEW and scope.read_all):

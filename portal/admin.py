@@ -10,7 +10,12 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from portal import access
-from portal.admin_scoping import NotFoundMixin, ScopedModelAdmin, restrict_to_superusers
+from portal.admin_scoping import (
+    AuditedAdminMixin,
+    NotFoundMixin,
+    ScopedModelAdmin,
+    restrict_to_superusers,
+)
 from portal.models import (
     ApiKey,
     AuditEvent,
@@ -157,7 +162,7 @@ class AuditEventAdmin(ScopedModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(NotFoundMixin, DjangoUserAdmin):
+class UserAdmin(NotFoundMixin, AuditedAdminMixin, DjangoUserAdmin):
     """Superusers manage accounts; other staff see (read-only) the people of their
     organizations and customers, so that accounts are never edited across tenants."""
 

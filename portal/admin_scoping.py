@@ -22,7 +22,37 @@ class NotFoundMixin:
         raise Http404("Not found.")
 
 
-class ScopedAdminMixin(NotFoundMixin):
+class AuditedAdminMixin:
+    """Every add, change and delete made in the admin lands in the portal's audit log."""
+
+    def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        action = "update" if change else "create"
+        fields = sorted(form.changed_data) if change else []
+        audit.record(
+            request.user,
+            f"{obj._meta.model_name}.{action}",
+            obj,
+            request=request,
+            via="admin",
+            fields=fields,
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        audit.record(
+            request.user, f"{obj._meta.model_name}.delete", obj, request=request, via="admin"
+        )
+        super().delete_model(request, obj)  # type: ignore[misc]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            audit.record(
+                request.user, f"{obj._meta.model_name}.delete", obj, request=request, via="admin"
+            )
+        super().delete_queryset(request, queryset)  # type: ignore[misc]
+
+
+class ScopedAdminMixin(NotFoundMixin, AuditedAdminMixin):
     model: type[Model]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -61,36 +91,13 @@ class ScopedAdminMixin(NotFoundMixin):
         # A form could still name another organization; check the object as it will be saved.
         access.require(request.user, access.CHANGE, obj)
         super().save_model(request, obj, form, change)  # type: ignore[misc]
-        action = "update" if change else "create"
-        fields = sorted(form.changed_data) if change else []
-        audit.record(
-            request.user,
-            f"{obj._meta.model_name}.{action}",
-            obj,
-            request=request,
-            via="admin",
-            fields=fields,
-        )
-
-    def delete_model(self, request: HttpRequest, obj: Model) -> None:
-        audit.record(
-            request.user, f"{obj._meta.model_name}.delete", obj, request=request, via="admin"
-        )
-        super().delete_model(request, obj)  # type: ignore[misc]
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for obj in queryset:
-            audit.record(
-                request.user, f"{obj._meta.model_name}.delete", obj, request=request, via="admin"
-            )
-        super().delete_queryset(request, queryset)  # type: ignore[misc]
 
 
 class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
     pass
 
 
-class SuperuserOnlyMixin(NotFoundMixin):
+class SuperuserOnlyMixin(NotFoundMixin, AuditedAdminMixin):
     """For models outside the tenancy (job queue internals, auth groups)."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:

@@ -8,6 +8,8 @@ from portal import access
 from portal.models import ApiKey, AuditEvent, Customer, Membership
 from portal.roles import Role
 
+SWITCHER_LIMIT = 8
+
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     """What the base layout needs: the user's kind, role, organizations and visible sections."""
@@ -27,7 +29,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         kind = "staff"
     else:
         kind = "none"
-    switchable = list(access.organizations(user)) if kind != "customer" else []
+    # The menu lists a handful; people who see every organization pick on the list page.
+    switchable = (
+        list(access.organizations(user)[: SWITCHER_LIMIT + 1]) if kind != "customer" else []
+    )
     can_manage = organization is not None and (
         user.is_superuser or (role is not None and role.at_least(Role.ADMIN))
     )
@@ -43,7 +48,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
                 "customer": "Customer",
             }.get(kind, ""),
             "organization": organization,
-            "organizations": switchable if len(switchable) > 1 else [],
+            "organizations": switchable[:SWITCHER_LIMIT] if len(switchable) > 1 else [],
+            "more_organizations": len(switchable) > SWITCHER_LIMIT,
             "sees_customers": access.visible(user, Customer).exists() if kind != "none" else False,
             "sees_members": organization is not None
             and access.can(user, access.VIEW, Membership(organization=organization)),

@@ -31,7 +31,6 @@ __all__ = [
 class User(AbstractUser):
     """A person. What they may do comes from memberships, customer access and the flags here."""
 
-    email = models.EmailField("email address", blank=True)
     is_global_supporter = models.BooleanField(
         default=False,
         help_text="Reads every organization and writes nothing (support staff).",

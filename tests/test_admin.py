@@ -105,3 +105,13 @@ def test_user_admin_lists_only_people_of_own_organization(world: World):
     html = world.client("admin").get("/admin/portal/user/").content.decode()
     assert "operator" in html and "customer" in html
     assert "outsider" not in html and "stranger" not in html
+
+
+def test_superuser_account_changes_in_the_admin_are_audited(world: World):
+    viewer = world.users["viewer"]
+    response = world.client("superuser").post(
+        f"/admin/portal/user/{viewer.pk}/delete/", {"post": "yes"}
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="user.delete")
+    assert event.target_label == "viewer" and event.actor == world.users["superuser"]

@@ -369,3 +369,12 @@ def test_organization_list_searches(world: World):
         .content.decode()
     )
     assert "Zeta Telecom" in html and "Acme" not in html
+
+
+def test_switcher_menu_stays_short_for_people_who_see_every_organization(world: World):
+    for i in range(12):
+        Organization.objects.create(name=f"Tenant {i:02}", slug=f"tenant-{i}")
+    html = world.client("supporter").get("/organizations/").content.decode()
+    menu = html.split("Switch organization")[1].split("API documentation")[0]
+    assert menu.count('name="organization"') == 8
+    assert "All organizations…" in menu
