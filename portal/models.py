@@ -251,6 +251,26 @@ class ApiKey(models.Model):
 class AuditEvent(models.Model):
     """One state-changing action. Labels are copied so the log survives deletions."""
 
+    # How the pages phrase an action ("admin created customer Initech"); unknown actions fall
+    # back to their code, so new ones never break a page.
+    VERBS: ClassVar[dict[str, str]] = {
+        "auth.login": "signed in",
+        "auth.logout": "signed out",
+        "auth.login_failed": "failed to sign in",
+        "auth.password_change": "changed their password",
+        "customer.create": "created customer",
+        "customer.update": "updated customer",
+        "customer.delete": "deleted customer",
+        "customer_user.add": "gave customer access:",
+        "customer_user.remove": "removed customer access:",
+        "member.add": "added member",
+        "member.role": "changed the role of",
+        "member.remove": "removed member",
+        "api_key.create": "created API key",
+        "api_key.revoke": "revoked API key",
+        "demo.load": "loaded the demo data into",
+    }
+
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -275,3 +295,7 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action}"
+
+    @property
+    def verb(self) -> str:
+        return self.VERBS.get(self.action, self.action)

@@ -60,6 +60,7 @@ def in_organization(view: View) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.organization is None:
             if request.method in ("GET", "HEAD"):
+                messages.info(request, "Pick an organization to work in first.")
                 return redirect("organization_list")
             raise PermissionDenied("Pick an organization first.")
         return view(request, *args, **kwargs)
@@ -409,7 +410,7 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             "portal/partials/member_row.html",
             {"m": membership, "may_change": True, "roles": Role.choices, "error": error},
-            status=400 if error else 200,
+            status=422 if error else 200,  # htmx swaps 422 (see base.html)
         )
     if error:
         messages.error(request, error)

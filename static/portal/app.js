@@ -14,9 +14,9 @@ document.addEventListener("click", (event) => {
       });
     }
   }
-  const toggle = event.target.closest(".menu-toggle summary");
+  const toggle = event.target.closest(".menu-toggle");
   if (toggle) {
-    event.preventDefault();
-    toggle.closest("nav").classList.toggle("open");
+    const open = toggle.closest("nav").classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
   }
 });

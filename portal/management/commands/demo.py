@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from portal import audit
 from portal.models import Customer, CustomerAccess, Membership, Organization, Role, User
 
 DEMO_PASSWORD = "demo"  # noqa: S105  (documented demo credential; DEBUG only)
@@ -43,6 +44,7 @@ class Command(BaseCommand):
             customer_user = self._user("customer")
             CustomerAccess.objects.get_or_create(user=customer_user, customer=customers[0])
             self._user("supporter", is_staff=True, is_global_supporter=True)
+            audit.record("manage.py demo", "demo.load", org)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo ready: organization Demo, 2 customers, users admin / operator / viewer / "
