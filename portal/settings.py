@@ -238,6 +238,12 @@ SPECTACULAR_SETTINGS = {
 }
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60  # write last_used_at at most once a minute per key
 
+# --- Vendors ------------------------------------------------------------------------------
+# Where vendors reach the portal (Meraki callbacks, the Simotel webhook): its public base URL.
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+VENDOR_SIMULATOR_PORT = env.int("VENDOR_SIMULATOR_PORT", default=8090)
+VENDOR_SIMULATOR_URL = f"http://127.0.0.1:{VENDOR_SIMULATOR_PORT}"
+
 # --- Jobs (django-q2) ---------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = {
