@@ -11,6 +11,13 @@ from portal.roles import Role
 SWITCHER_LIMIT = 8
 
 
+def scope_allows(user: Any, organization: Any, model_label: str) -> bool:
+    from django.apps import apps
+
+    model = apps.get_model(model_label)
+    return access.can(user, access.VIEW, model(organization=organization))
+
+
 def navigation(request: HttpRequest) -> dict[str, Any]:
     """What the base layout needs: the user's kind, role, organizations and visible sections."""
     user = getattr(request, "user", None)
@@ -57,6 +64,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             and access.can(user, access.VIEW, AuditEvent(organization=organization)),
             "sees_api_keys": organization is not None
             and access.can(user, access.VIEW, ApiKey(organization=organization)),
+            # Credentials are an admin matter (vendors app); asked through the access module by
+            # the policy the model declares, without importing vendors here.
+            "sees_credentials": organization is not None
+            and scope_allows(user, organization, "vendors.Credential"),
             "can_manage": can_manage,
             "sees_all_organizations": kind in ("superuser", "supporter"),
             "admin_site": user.is_staff,

@@ -243,6 +243,8 @@ API_KEY_LAST_USED_RESOLUTION_SECONDS = 60  # write last_used_at at most once a m
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 VENDOR_SIMULATOR_PORT = env.int("VENDOR_SIMULATOR_PORT", default=8090)
 VENDOR_SIMULATOR_URL = f"http://127.0.0.1:{VENDOR_SIMULATOR_PORT}"
+# The simulator's settings that the demo writes (e.g. where the Simotel webhook goes).
+VENDOR_SIMULATOR_CONFIG = VAR_DIR / "simulator.json"
 
 # --- Jobs (django-q2) ---------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -8,10 +8,17 @@ key_other (read-write key of the other organization).
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import requests
 from django.test import Client
 
 from portal.models import (
@@ -46,6 +53,16 @@ class World:
     other_access: CustomerAccess | None = None
     own_event: AuditEvent | None = None
     other_event: AuditEvent | None = None
+    # vendors
+    cred: Any = None  # a Meraki credential of org, used by no device
+    other_cred: Any = None
+    simotel_cred: Any = None
+    webhook_token: str = ""
+    conn_test: Any = None
+    other_conn_test: Any = None
+    device_c1: Any = None
+    device_c2: Any = None
+    other_device: Any = None
 
     def client(self, actor: str) -> Client:
         """A test client acting as `actor`: logged in, carrying an API key, or anonymous."""
@@ -103,9 +120,120 @@ def make_world() -> World:
     ]:
         key, plaintext = ApiKey.issue(organization=org_, name=name, **fields)
         world.keys[name], world.key_plaintexts[name] = key, plaintext
+    _add_vendor_objects(world)
     return world
+
+
+# Port 9 (discard) on loopback: nothing listens, so vendor calls fail fast and locally.
+DEAD_VENDOR = "http://127.0.0.1:9"
+
+
+def _add_vendor_objects(world: World) -> None:
+    from vendors.models import ConnectionTest, Credential, Device, DeviceKind, Vendor
+
+    def credential(org: Organization, name: str, vendor: str = Vendor.MERAKI, **secrets: str):
+        cred = Credential(
+            organization=org, vendor=vendor, name=name, base_url=f"{DEAD_VENDOR}/{vendor}"
+        )
+        cred.set_secrets(**(secrets or {"api_key": "meraki-secret-0123456789abcdef"}))
+        return cred
+
+    world.cred = credential(world.org, "Acme Meraki")
+    world.cred.save()
+    world.other_cred = credential(world.other_org, "Other Meraki")
+    world.other_cred.save()
+    world.simotel_cred = credential(
+        world.org,
+        "Acme PBX",
+        Vendor.SIMOTEL,
+        api_key="simotel-secret-abcdef012345",
+        webhook_user="pbx",
+        webhook_password="hook-secret-123456",
+    )
+    world.webhook_token = world.simotel_cred.issue_webhook_token()
+    world.simotel_cred.save()
+    world.conn_test = ConnectionTest.objects.create(credential=world.cred, ok=False, message="x")
+    world.other_conn_test = ConnectionTest.objects.create(
+        credential=world.other_cred, ok=False, message="x"
+    )
+    host = DeviceKind.HOST
+    world.device_c1 = Device.objects.create(
+        customer=world.c1, kind=host, name="Gateway", host="127.0.0.1"
+    )
+    world.device_c2 = Device.objects.create(
+        customer=world.c2, kind=host, name="Router", host="127.0.0.2"
+    )
+    world.other_device = Device.objects.create(
+        customer=world.other_customer, kind=host, name="Globex host", host="127.0.0.3"
+    )
 
 
 @pytest.fixture
 def world(db: Any) -> World:
     return make_world()
+
+
+# --- the loopback vendor simulator and a receiver for what it sends --------------------------
+
+
+@pytest.fixture
+def sim() -> Iterator[SimpleNamespace]:
+    from vendors import simulator
+
+    server, state = simulator.serve(0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+
+    def fault(**spec) -> None:
+        requests.post(f"{base}/_sim/faults", json=spec, timeout=5).raise_for_status()
+
+    yield SimpleNamespace(
+        base=base,
+        state=state,
+        fault=fault,
+        log=lambda: requests.get(f"{base}/_sim/log", timeout=5).json(),
+    )
+    server.shutdown()
+    server.server_close()
+
+
+class Receiver:
+    """A loopback HTTP endpoint recording what is POSTed to it (callbacks, webhooks)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        self.event = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.received.append(
+                    {
+                        "body": json.loads(body),
+                        "authorization": self.headers.get("Authorization", ""),
+                        "at": time.monotonic(),
+                    }
+                )
+                self.send_response(200)
+                self.end_headers()
+                outer.event.set()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()

@@ -55,11 +55,19 @@ class Case:
         self.id = f"{self.name}-{self.method}{'-' + self.label if self.label else ''}"
 
 
+def spare_c2(w: World) -> Any:
+    """c2 without its device, so that deleting it is allowed (devices protect customers)."""
+    w.device_c2.delete()
+    return w.c2.public_id
+
+
 def c1(w: World) -> dict[str, Any]:
     return {"public_id": w.c1.public_id}
 
 
-PAGES = "all=302"  # pages need a login session: anonymous and API-key callers go to login
+PAGES = "all=302"
+CRED = lambda w: {"pk": w.cred.pk}  # noqa: E731
+DEV1 = lambda w: {"public_id": w.device_c1.public_id}  # noqa: E731  # pages need a login session: anonymous and API-key callers go to login
 NEW_USER = {"username": "newbie", "email": "n@example.test", "password": PASSWORD}
 
 CASES: list[Case] = [
@@ -119,7 +127,7 @@ CASES: list[Case] = [
         "customer_delete",
         "POST",
         expect(f"{PAGES} users=403 admin=302 superuser=302 outsider=404 customer=404"),
-        kwargs=lambda w: {"public_id": w.c2.public_id},
+        kwargs=lambda w: {"public_id": spare_c2(w)},
     ),
     Case(
         "customer_user_add",
@@ -195,6 +203,149 @@ CASES: list[Case] = [
         "GET",
         expect(f"{PAGES} members=200 outsider=200 customer=403 supporter=302 superuser=302"),
     ),
+    # --- vendors: credentials are admin business; devices follow customers -----------------
+    Case(
+        "credential_list",
+        "GET",
+        expect(f"{PAGES} users=403 admin=200 outsider=200 supporter=302 superuser=302"),
+    ),
+    Case(
+        "credential_create",
+        "GET",
+        expect(f"{PAGES} users=403 admin=200 outsider=200 supporter=302 superuser=302"),
+    ),
+    Case(
+        "credential_create",
+        "POST",
+        expect(f"{PAGES} users=403 admin=302 outsider=302"),
+        data=lambda w: {
+            "vendor": "meraki",
+            "name": "New Meraki",
+            "base_url": "http://127.0.0.1:9/m",
+            "secret_api_key": "k" * 30,
+        },
+    ),
+    Case(
+        "credential_detail",
+        "GET",
+        expect(f"{PAGES} users=404 customer=403 admin=200 supporter=200 superuser=200"),
+        kwargs=CRED,
+    ),
+    Case(
+        "credential_edit",
+        "GET",
+        expect(f"{PAGES} users=404 customer=403 supporter=403 admin=200 superuser=200"),
+        kwargs=CRED,
+    ),
+    Case(
+        "credential_edit",
+        "POST",
+        expect(f"{PAGES} users=404 customer=403 supporter=403 admin=302 superuser=302"),
+        kwargs=CRED,
+        data=lambda w: {"name": "Renamed", "base_url": "http://127.0.0.1:9/m"},
+    ),
+    Case(
+        "credential_delete",
+        "POST",
+        expect(f"{PAGES} users=404 customer=403 supporter=403 admin=302 superuser=302"),
+        kwargs=CRED,
+    ),
+    Case(
+        "credential_test",
+        "POST",
+        expect(f"{PAGES} users=404 customer=403 supporter=403 admin=302 superuser=302"),
+        kwargs=CRED,
+    ),
+    Case(
+        "credential_test_status",
+        "GET",
+        expect(f"{PAGES} users=404 customer=403 supporter=302 admin=302 superuser=302"),
+        kwargs=lambda w: {"pk": w.cred.pk, "test_pk": w.conn_test.pk},
+    ),
+    Case(
+        "credential_webhook_token",
+        "POST",
+        expect(f"{PAGES} users=404 customer=403 supporter=403 admin=200 superuser=200"),
+        kwargs=lambda w: {"pk": w.simotel_cred.pk},
+    ),
+    # The PBX's webhook: public URL with a secret token, plus the Basic auth it was given.
+    Case(
+        "simotel_webhook",
+        "POST",
+        expect("all=401"),
+        kwargs=lambda w: {"token": w.webhook_token},
+        data=lambda w: {"event_name": "Ping"},
+        json=True,
+    ),
+    Case(
+        "simotel_webhook_event",
+        "POST",
+        expect("all=401"),
+        kwargs=lambda w: {"token": w.webhook_token, "event": "Ping"},
+    ),
+    Case("device_list", "GET", expect(f"{PAGES} users=200")),
+    Case(
+        "device_create",
+        "GET",
+        expect(f"{PAGES} users=403 admin=200 operator=200 outsider=200 superuser=200"),
+    ),
+    Case(
+        "device_create",
+        "POST",
+        expect(f"{PAGES} users=403 admin=302 operator=302 outsider=400 superuser=302"),
+        data=lambda w: {
+            "customer": w.c1.pk,
+            "kind": "host",
+            "name": "New host",
+            "host": "127.0.0.9",
+        },
+    ),
+    Case(
+        "device_import",
+        "GET",
+        expect(f"{PAGES} users=403 admin=200 operator=200 outsider=200 superuser=200"),
+    ),
+    Case(
+        "device_import",
+        "POST",
+        expect(f"{PAGES} users=403 admin=302 operator=302 outsider=400 superuser=302"),
+        data=lambda w: {
+            "confirm": "yes",
+            "text": f"customer,kind,name,host\n{w.c1.public_id},host,Imported,127.0.0.8\n",
+        },
+    ),
+    Case("device_detail", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=DEV1),
+    Case(
+        "device_detail",
+        "GET",
+        expect(f"{PAGES} users=200 outsider=404 customer=404"),
+        kwargs=lambda w: {"public_id": w.device_c2.public_id},
+        label="unbound-customer",
+    ),
+    Case(
+        "device_edit",
+        "GET",
+        expect(f"{PAGES} users=403 admin=200 operator=200 outsider=404 superuser=200"),
+        kwargs=DEV1,
+    ),
+    Case(
+        "device_edit",
+        "POST",
+        expect(f"{PAGES} users=403 admin=302 operator=302 outsider=404 superuser=302"),
+        kwargs=DEV1,
+        data=lambda w: {
+            "customer": w.c1.pk,
+            "kind": "host",
+            "name": "Renamed",
+            "host": "127.0.0.4",
+        },
+    ),
+    Case(
+        "device_delete",
+        "POST",
+        expect(f"{PAGES} users=403 admin=302 operator=302 outsider=404 customer=404 superuser=302"),
+        kwargs=lambda w: {"public_id": w.device_c2.public_id},
+    ),
     # --- API -------------------------------------------------------------------------------
     Case("api-schema", "GET", expect("all=200")),
     Case("api-docs", "GET", expect("all=200")),
@@ -240,7 +391,34 @@ CASES: list[Case] = [
             "all=403 anon=401 admin=200 superuser=200 key_rw=200 outsider=404 "
             "key_other=404 key_customer=404"
         ),
-        kwargs=lambda w: {"publicId": w.c2.public_id},
+        kwargs=lambda w: {"publicId": spare_c2(w)},
+        json=True,
+    ),
+    Case("credential-list", "GET", expect("all=200 anon=401"), json=True),
+    Case(
+        "credential-list",
+        "POST",
+        expect("all=403 anon=401 admin=201 outsider=201 key_rw=201 key_other=201 superuser=400"),
+        data=lambda w: {"vendor": "meraki", "name": "API Meraki", "secrets": {"api_key": "a" * 30}},
+        json=True,
+    ),
+    # Credentials are visible to admins (and admin-level keys) only: 404 to everyone else.
+    Case(
+        "credential-detail",
+        "GET",
+        expect("all=404 anon=401 admin=200 supporter=200 superuser=200 key_rw=200"),
+        kwargs=lambda w: {"pk": w.cred.pk},
+        json=True,
+    ),
+    Case(
+        "credential-detail",
+        "PATCH",
+        expect(
+            "all=404 anon=401 viewer=403 customer=403 supporter=403 key_ro=403 "
+            "admin=200 superuser=200 key_rw=200"
+        ),
+        kwargs=lambda w: {"pk": w.cred.pk},
+        data=lambda w: {"name": "Renamed by API"},
         json=True,
     ),
 ]
@@ -293,7 +471,7 @@ def test_url_answers_each_actor_as_listed(world: World, case: Case, actor: str) 
     )
     if expected == 302 and actor in ("anon", *KEY_ACTORS) and case.name != "logout":
         assert response["Location"].startswith("/accounts/login/")
-    if case.name.startswith(("customer-", "api-not-found")):
+    if case.name.startswith(("customer-", "credential-", "api-not-found", "simotel_webhook")):
         assert response["Content-Type"].startswith("application/json")
 
 
@@ -358,7 +536,21 @@ ADMIN_RULES: dict[str, AdminRule] = {
         change="superuser",
         delete="superuser",
     ),
+    "vendors.credential": AdminRule(
+        lambda w: w.cred, lambda w: w.other_cred, change="admin superuser", delete="admin superuser"
+    ),
+    "vendors.device": AdminRule(
+        lambda w: w.device_c1,
+        lambda w: w.other_device,
+        add=ORG_ADMINS,
+        change="admin superuser",
+        delete="admin superuser",
+    ),
+    "vendors.connectiontest": AdminRule(
+        lambda w: w.conn_test, lambda w: w.other_conn_test, delete="admin superuser"
+    ),
     # Outside the tenancy: superusers only. Nothing is created, so object pages are 404s.
+    "vendors.ratebucket": AdminRule(None, None, view="superuser", add="superuser"),
     "auth.group": AdminRule(None, None, view="superuser", add="superuser"),
     "django_q.success": AdminRule(None, None, view="superuser"),
     "django_q.failure": AdminRule(None, None, view="superuser"),

@@ -139,10 +139,19 @@ def test_other_organizations_customer_is_404_for_reads_and_writes(world: World):
 
 
 def test_delete_answers_success_and_is_audited(world: World):
-    response = world.api("admin", "DELETE", f"/api/customers/{world.c2.public_id}")
+    spare = Customer.objects.create(organization=world.org, name="Spare")
+    response = world.api("admin", "DELETE", f"/api/customers/{spare.public_id}")
     assert response.status_code == 200 and response.json() == {"success": True}
-    assert not Customer.objects.filter(pk=world.c2.pk).exists()
-    assert AuditEvent.objects.filter(action="customer.delete", target_label="Contoso").exists()
+    assert not Customer.objects.filter(pk=spare.pk).exists()
+    assert AuditEvent.objects.filter(action="customer.delete", target_label="Spare").exists()
+
+
+def test_a_customer_with_devices_is_kept_with_a_409(world: World):
+    response = world.api("admin", "DELETE", f"/api/customers/{world.c2.public_id}")
+    assert response.status_code == 409
+    assert response.json()["statusMessage"] == "Conflict"
+    assert Customer.objects.filter(pk=world.c2.pk).exists()
+    assert not AuditEvent.objects.filter(action="customer.delete").exists()
 
 
 # --- errors are JSON everywhere under /api/ --------------------------------------------------

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
@@ -30,67 +27,6 @@ from vendors.adapters.simotel import SimotelAdapter
 from vendors.models import Credential, Vendor
 
 SERIAL = "Q2AB-CDEF-0001"
-
-
-@pytest.fixture
-def sim() -> Iterator[SimpleNamespace]:
-    server, state = simulator.serve(0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-
-    def fault(**spec) -> None:
-        requests.post(f"{base}/_sim/faults", json=spec, timeout=5).raise_for_status()
-
-    yield SimpleNamespace(
-        base=base,
-        state=state,
-        fault=fault,
-        log=lambda: requests.get(f"{base}/_sim/log", timeout=5).json(),
-    )
-    server.shutdown()
-    server.server_close()
-
-
-class Receiver:
-    """A loopback HTTP endpoint recording what is POSTed to it (callbacks, webhooks)."""
-
-    def __init__(self) -> None:
-        self.received: list[dict] = []
-        self.event = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.received.append(
-                    {
-                        "body": json.loads(body),
-                        "authorization": self.headers.get("Authorization", ""),
-                        "at": time.monotonic(),
-                    }
-                )
-                self.send_response(200)
-                self.end_headers()
-                outer.event.set()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def cred(vendor: str, base: str, **secrets: str) -> Credential:

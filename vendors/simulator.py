@@ -26,6 +26,7 @@ import base64
 import hashlib
 import ipaddress
 import json
+import os
 import threading
 import time
 import urllib.request
@@ -47,9 +48,27 @@ ORGANIZATION_LIMIT = (10.0, 10)
 class State:
     """Everything the simulator remembers; one lock guards it all."""
 
-    def __init__(self) -> None:
+    def __init__(self, config_path: str | None = None) -> None:
         self.lock = threading.Lock()
+        self.config_path = config_path
+        self.config_mtime = 0.0
         self.reset()
+
+    def refresh_config(self) -> None:
+        """Pick up webhook settings from the config file (written by `manage.py demo`)."""
+        if not self.config_path:
+            return
+        try:
+            mtime = os.path.getmtime(self.config_path)
+            if mtime == self.config_mtime:
+                return
+            with open(self.config_path) as handle:
+                config = json.load(handle)
+        except (OSError, ValueError):
+            return
+        with self.lock:
+            self.config_mtime = mtime
+            self.webhooks.update(config.get("simotel_webhooks", {}))
 
     def reset(self) -> None:
         self.log: list[dict[str, Any]] = []
@@ -535,6 +554,7 @@ class Handler(BaseHTTPRequestHandler):
             vendor="simotel",
             scope=scope,
         )
+        self.state.refresh_config()
         with self.state.lock:
             hook = self.state.webhooks.get(scope)
         if hook and hook.get("url"):
@@ -578,9 +598,11 @@ def _post(
         return None
 
 
-def serve(port: int = 8090, host: str = "127.0.0.1") -> tuple[ThreadingHTTPServer, State]:
-    """Start the simulator in a background thread (tests) — or call serve_forever yourself."""
-    state = State()
+def serve(
+    port: int = 8090, host: str = "127.0.0.1", config_path: str | None = None
+) -> tuple[ThreadingHTTPServer, State]:
+    """A ready server (call serve_forever, in a thread for tests) and its state."""
+    state = State(config_path)
     handler = type("BoundHandler", (Handler,), {"state": state})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True

@@ -16,6 +16,8 @@ from vendors.models import Device, DeviceKind
 def clean_device(device: Device) -> None:
     """Normalize a device's fields in place; raise ValidationError with field errors."""
     errors: dict[str, str] = {}
+    if device.customer_id:
+        device.organization_id = device.customer.organization_id
     kind = DeviceKind(device.kind) if device.kind in DeviceKind.values else None
     if kind is None:
         raise ValidationError({"kind": "Pick a device kind."})

@@ -8,6 +8,7 @@ from rest_framework.routers import SimpleRouter
 
 from portal.api.exceptions import api_not_found
 from portal.api.views import CustomerViewSet
+from vendors.api.views import CredentialViewSet
 
 
 class Router(SimpleRouter):
@@ -20,6 +21,7 @@ class Router(SimpleRouter):
 
 router = Router()
 router.register("customers", CustomerViewSet, basename="customer")
+router.register("credentials", CredentialViewSet, basename="credential")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -3,8 +3,10 @@ public). Every address in demo data is in 127.0.0.0/8."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -44,6 +46,16 @@ class Command(BaseCommand):
             customer_user = self._user("customer")
             CustomerAccess.objects.get_or_create(user=customer_user, customer=customers[0])
             self._user("supporter", is_staff=True, is_global_supporter=True)
+            # Each app adds its own demo objects (devices, monitors, ...) through a `demo`
+            # module with load(organization, customers); portal depends on none of them.
+            for config in apps.get_app_configs():
+                try:
+                    module = importlib.import_module(f"{config.name}.demo")
+                except ModuleNotFoundError as exc:
+                    if exc.name != f"{config.name}.demo":
+                        raise
+                    continue
+                module.load(org, customers)
             audit.record("manage.py demo", "demo.load", org)
         self.stdout.write(
             self.style.SUCCESS(

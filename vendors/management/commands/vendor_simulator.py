@@ -15,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.VENDOR_SIMULATOR_PORT)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        server, _ = simulator.serve(options["port"])
+        server, _ = simulator.serve(
+            options["port"], config_path=str(settings.VENDOR_SIMULATOR_CONFIG)
+        )
         self.stdout.write(
             f"Vendor simulator on http://127.0.0.1:{server.server_port} "
             "(/monogoto, /meraki/api/v1, /simotel; control under /_sim/)"
