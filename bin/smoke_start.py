@@ -46,6 +46,11 @@ def wait_for_web(proc: subprocess.Popen, seconds: float = 240) -> None:
 
 
 def sign_in(username: str) -> str:
+    return session(username)[1]
+
+
+def session(username: str) -> tuple[urllib.request.OpenerDirector, str, str]:
+    """A signed-in opener, the path it landed on, and its CSRF token."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(f"{BASE}/accounts/login/", timeout=10).read().decode()
@@ -61,7 +66,36 @@ def sign_in(username: str) -> str:
         html = response.read().decode()
     if "Sign in" in html and "Sign out" not in html:
         sys.exit(f"{username} could not sign in")
-    return landed
+    csrf = next(c.value for c in jar if c.name == "csrftoken")
+    return opener, landed, csrf
+
+
+def simotel_round_trip() -> str:
+    """The demo's Simotel credential, tested from the page: the simulator answers the API call
+    and then sends the Ping webhook back to the portal."""
+    opener, _, csrf = session("admin")
+    listing = opener.open(f"{BASE}/credentials/", timeout=10).read().decode()
+    pk = re.search(r'href="/credentials/(\d+)/"><strong>Simotel', listing).group(1)
+    headers = {"X-CSRFToken": csrf, "HX-Request": "true", "Referer": f"{BASE}/"}
+    request = urllib.request.Request(f"{BASE}/credentials/{pk}/test/", data=b"", headers=headers)
+    panel = opener.open(request, timeout=30).read().decode()
+    if "Connection works" not in panel:
+        sys.exit(f"Simotel test connection failed: {panel}")
+    test_url = re.search(r'hx-get="(/credentials/\d+/test/\d+/)"', panel)
+    for _ in range(30):
+        if "webhook arrived after" in panel:
+            return re.search(r"API answered in \d+ ms; webhook arrived after \d+ ms", panel).group()
+        if test_url is None:
+            break
+        time.sleep(0.5)
+        panel = (
+            opener.open(
+                urllib.request.Request(f"{BASE}{test_url.group(1)}", headers=headers), timeout=10
+            )
+            .read()
+            .decode()
+        )
+    sys.exit(f"no Simotel webhook arrived: {panel}")
 
 
 def descendants(root: int) -> dict[int, str]:
@@ -97,7 +131,7 @@ def main() -> None:
         wait_for_web(proc)
         time.sleep(2)  # give the cluster a moment to fork its workers
         processes = descendants(proc.pid)
-        for needed in ("runserver", "qcluster"):
+        for needed in ("runserver", "qcluster", "vendor_simulator"):
             if not any(needed in args for args in processes.values()):
                 sys.exit(f"no {needed} process is running under ./dev start")
         for user, pattern in LANDING.items():
@@ -105,6 +139,7 @@ def main() -> None:
             print(f"{user:10} landed on {landed}")
             if not re.match(pattern, landed):
                 sys.exit(f"{user} landed on {landed}, expected {pattern}")
+        print("Simotel demo credential:", simotel_round_trip())
     finally:
         # One Ctrl-C to the foreground process group, as a terminal would send it.
         os.killpg(proc.pid, signal.SIGINT)

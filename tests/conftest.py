@@ -63,6 +63,8 @@ class World:
     device_c1: Any = None
     device_c2: Any = None
     other_device: Any = None
+    callback: Any = None
+    other_callback: Any = None
 
     def client(self, actor: str) -> Client:
         """A test client acting as `actor`: logged in, carrying an API key, or anonymous."""
@@ -129,7 +131,14 @@ DEAD_VENDOR = "http://127.0.0.1:9"
 
 
 def _add_vendor_objects(world: World) -> None:
-    from vendors.models import ConnectionTest, Credential, Device, DeviceKind, Vendor
+    from vendors.models import (
+        ConnectionTest,
+        Credential,
+        Device,
+        DeviceKind,
+        MerakiCallback,
+        Vendor,
+    )
 
     def credential(org: Organization, name: str, vendor: str = Vendor.MERAKI, **secrets: str):
         cred = Credential(
@@ -156,6 +165,8 @@ def _add_vendor_objects(world: World) -> None:
     world.other_conn_test = ConnectionTest.objects.create(
         credential=world.other_cred, ok=False, message="x"
     )
+    world.callback = MerakiCallback.open(world.cred, "Q2AB-CDEF-0001")[0]
+    world.other_callback = MerakiCallback.open(world.other_cred, "Q2AB-CDEF-0002")[0]
     host = DeviceKind.HOST
     world.device_c1 = Device.objects.create(
         customer=world.c1, kind=host, name="Gateway", host="127.0.0.1"

@@ -283,6 +283,15 @@ CASES: list[Case] = [
         expect("all=401"),
         kwargs=lambda w: {"token": w.webhook_token, "event": "Ping"},
     ),
+    # Meraki's callback: public, authenticated by the per-job shared secret in the body.
+    Case(
+        "meraki_callback",
+        "POST",
+        expect("all=403"),
+        kwargs=lambda w: {"callback_id": w.callback.public_id},
+        data=lambda w: {"sharedSecret": "wrong", "message": {}},
+        json=True,
+    ),
     Case("device_list", "GET", expect(f"{PAGES} users=200")),
     Case(
         "device_create",
@@ -471,7 +480,9 @@ def test_url_answers_each_actor_as_listed(world: World, case: Case, actor: str) 
     )
     if expected == 302 and actor in ("anon", *KEY_ACTORS) and case.name != "logout":
         assert response["Location"].startswith("/accounts/login/")
-    if case.name.startswith(("customer-", "credential-", "api-not-found", "simotel_webhook")):
+    if case.name.startswith(
+        ("customer-", "credential-", "api-not-found", "simotel_webhook", "meraki_callback")
+    ):
         assert response["Content-Type"].startswith("application/json")
 
 
@@ -545,6 +556,9 @@ ADMIN_RULES: dict[str, AdminRule] = {
         add=ORG_ADMINS,
         change="admin superuser",
         delete="admin superuser",
+    ),
+    "vendors.merakicallback": AdminRule(
+        lambda w: w.callback, lambda w: w.other_callback, delete="admin superuser"
     ),
     "vendors.connectiontest": AdminRule(
         lambda w: w.conn_test, lambda w: w.other_conn_test, delete="admin superuser"

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from portal.admin_scoping import ScopedModelAdmin, restrict_to_superusers
-from vendors.models import ConnectionTest, Credential, Device, RateBucket
+from vendors.models import ConnectionTest, Credential, Device, MerakiCallback, RateBucket
 
 
 @admin.register(Credential)
@@ -76,3 +76,18 @@ class RateBucketAdmin(admin.ModelAdmin):
 
 
 restrict_to_superusers(RateBucket)
+
+
+@admin.register(MerakiCallback)
+class MerakiCallbackAdmin(ScopedModelAdmin):
+    list_display = ["public_id", "credential", "serial", "ping_id", "created_at", "received_at"]
+    list_filter = [("received_at", admin.EmptyFieldListFilter)]
+    search_fields = ["serial", "ping_id", "public_id"]
+    exclude = ["secret_hash"]
+    list_select_related = ["credential"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

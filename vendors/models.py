@@ -250,3 +250,43 @@ class RateBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.tokens:.2f}"
+
+
+class MerakiCallback(models.Model):
+    """One Meraki job started in callback mode: the per-job secret (as a hash) that Meraki
+    must send back, and what it sent. Polling stays the fallback when nothing arrives."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="+")
+    serial = models.CharField(max_length=20)
+    ping_id = models.CharField(max_length=40, blank=True, db_index=True)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField(null=True, blank=True)
+
+    access_policy: ClassVar = AccessPolicy(
+        organization="credential__organization", view_role=Role.ADMIN, change_role=Role.ADMIN
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Meraki callback {self.public_id} ({self.serial} {self.ping_id})"
+
+    @classmethod
+    def open(cls, credential: Credential, serial: str) -> tuple[MerakiCallback, str]:
+        secret = secrets.token_urlsafe(24)
+        row = cls.objects.create(
+            credential=credential,
+            serial=serial,
+            secret_hash=hashlib.sha256(secret.encode()).hexdigest(),
+        )
+        return row, secret
+
+    def secret_matches(self, given: str) -> bool:
+        import hmac
+
+        digest = hashlib.sha256(str(given).encode()).hexdigest()
+        return hmac.compare_digest(digest, self.secret_hash)

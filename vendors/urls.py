@@ -25,6 +25,7 @@ urlpatterns = [
         views.simotel_webhook,
         name="simotel_webhook_event",
     ),
+    path("hooks/meraki/<str:callback_id>/", views.meraki_callback, name="meraki_callback"),
     path("devices/", views.device_list, name="device_list"),
     path("devices/new/", views.device_create, name="device_create"),
     path("devices/import/", views.device_import, name="device_import"),

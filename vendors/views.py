@@ -303,6 +303,35 @@ def simotel_webhook(request: HttpRequest, token: str, event: str = "") -> JsonRe
     return JsonResponse({"ok": True, "matched": True})
 
 
+@csrf_exempt
+@require_POST
+def meraki_callback(request: HttpRequest, callback_id: str) -> JsonResponse:
+    """Meraki's callback for one job: the per-job shared secret must match (constant time);
+    unknown and repeated callbacks are ignored, so a replay changes nothing."""
+    from vendors.models import MerakiCallback
+
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return JsonResponse({"ok": False, "error": "body is not JSON"}, status=400)
+    row = (
+        MerakiCallback.objects.filter(public_id=callback_id).first()
+        if _is_uuid(callback_id)
+        else None
+    )
+    if row is None or not isinstance(body, dict):
+        return JsonResponse({"ok": False, "error": "unknown callback"}, status=404)
+    if not row.secret_matches(body.get("sharedSecret", "")):
+        return JsonResponse({"ok": False, "error": "wrong shared secret"}, status=403)
+    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+    if row.ping_id and str(message.get("pingId")) != row.ping_id:
+        return JsonResponse({"ok": False, "error": "callback for another job"}, status=400)
+    stored = MerakiCallback.objects.filter(pk=row.pk, received_at__isnull=True).update(
+        received_at=timezone.now(), payload={k: v for k, v in body.items() if k != "sharedSecret"}
+    )
+    return JsonResponse({"ok": True, "repeat": not stored})
+
+
 # --- devices --------------------------------------------------------------------------------
 
 

@@ -196,12 +196,27 @@ class MerakiAdapter(Adapter):
         device_ping: bool = False,
         deadline_seconds: float = 60.0,
         first_delay: float = 1.0,
+        callback: Any = None,
     ) -> PingOutcome:
-        """Poll with backoff (x1.5, at most 5 s apart) until the job ends or the deadline."""
+        """Poll with backoff (x1.5, at most 5 s apart) until the job ends or the deadline.
+        With a callback row, look at it every quarter second and poll only as the fallback."""
         deadline = time.monotonic() + deadline_seconds
-        delay = first_delay
+        delay = first_delay if callback is None else max(first_delay, 3.0)
+        next_poll = time.monotonic() + delay
         while True:
-            self.sleep(delay)
+            if callback is not None:
+                callback.refresh_from_db(fields=["received_at", "payload"])
+                if callback.received_at is not None:
+                    return self.outcome((callback.payload or {}).get("message") or {})
+                if time.monotonic() < next_poll:
+                    if time.monotonic() > deadline:
+                        raise VendorTimeout(
+                            f"Meraki's job {ping_id} did not finish within {deadline_seconds:g} s"
+                        )
+                    self.sleep(0.25)
+                    continue
+            else:
+                self.sleep(delay)
             job = self.poll(serial, ping_id, device_ping=device_ping)
             if job.get("status") in TERMINAL:
                 return self.outcome(job)
@@ -211,6 +226,7 @@ class MerakiAdapter(Adapter):
                     f"{deadline_seconds:g} s (status {job.get('status')!r})"
                 )
             delay = min(delay * 1.5, 5.0)
+            next_poll = time.monotonic() + delay
 
     @staticmethod
     def outcome(job: dict[str, Any]) -> PingOutcome:
@@ -223,19 +239,41 @@ class MerakiAdapter(Adapter):
     def ping(
         self, device: Any, *, target: str | None = None, count: int | None = None, **options: Any
     ) -> PingOutcome:
+        """Start the job and wait for it. With `callback_base_url` (the portal's public URL)
+        Meraki is asked to call back with a per-job secret; polling stays the fallback for a
+        callback that never comes."""
         count = 5 if count is None else count
+        deadline = options.get("deadline_seconds", 60.0)
+        base = options.get("callback_base_url")
+        if not base:
+            job = self.start(device.serial, target=target, count=count)
+            if job.get("status") == "failed" or (
+                job.get("status") == "complete" and job.get("results")
+            ):
+                return self.outcome(job)
+            return self.wait(
+                device.serial, job["pingId"], device_ping=not target, deadline_seconds=deadline
+            )
+        from vendors.models import MerakiCallback
+
+        row, secret = MerakiCallback.open(self.credential, device.serial)
         job = self.start(
-            device.serial, target=target, count=count, callback=options.get("callback")
+            device.serial,
+            target=target,
+            count=count,
+            callback={
+                "url": f"{base.rstrip('/')}/hooks/meraki/{row.public_id}/",
+                "sharedSecret": secret,
+            },
         )
-        if job.get("status") == "failed" or (
-            job.get("status") == "complete" and job.get("results")
-        ):
-            return self.outcome(job)
+        MerakiCallback.objects.filter(pk=row.pk).update(ping_id=job["pingId"])
         return self.wait(
             device.serial,
             job["pingId"],
             device_ping=not target,
-            deadline_seconds=options.get("deadline_seconds", 60.0),
+            deadline_seconds=deadline,
+            callback=row,
+            first_delay=options.get("first_delay", 3.0),
         )
 
 
