@@ -248,3 +248,9 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.close()
+
+
+@pytest.fixture(autouse=True)
+def _simulator_config_in_tmp(settings: Any, tmp_path: Any) -> None:
+    """The demo writes the simulator's config file; keep tests out of the developer's var/."""
+    settings.VENDOR_SIMULATOR_CONFIG = tmp_path / "simulator.json"

@@ -62,3 +62,19 @@ def test_every_address_in_demo_data_is_loopback(db, settings):
                 ):
                     if value:
                         assert ipaddress.ip_address(value) in ipaddress.ip_network("127.0.0.0/8")
+
+
+def test_demo_credentials_point_at_the_loopback_simulator(db, settings):
+    from urllib.parse import urlparse
+
+    from vendors.models import Credential, Device
+
+    settings.DEBUG = True
+    call_command("demo")
+    credentials = Credential.objects.all()
+    assert {c.vendor for c in credentials} == {"meraki", "monogoto", "simotel"}
+    for credential in credentials:
+        assert urlparse(credential.base_url).hostname == "127.0.0.1"
+    assert Device.objects.count() == 5
+    call_command("demo")
+    assert Device.objects.count() == 5 and Credential.objects.count() == 3
