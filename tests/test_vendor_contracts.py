@@ -26,7 +26,7 @@ from vendors.adapters.monogoto import MonogotoAdapter, parse_ping
 from vendors.adapters.simotel import SimotelAdapter
 from vendors.models import Credential, Vendor
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+SEEDS = Path(__file__).resolve().parent / "seeds"  # copies of ../shared/seeds
 # Fake hosts on reserved names: `responses` intercepts every request, nothing leaves.
 MONOGOTO = "https://console.monogoto.test"
 MERAKI = "https://api.meraki.test/api/v1"
