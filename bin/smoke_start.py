@@ -131,7 +131,7 @@ def main() -> None:
         wait_for_web(proc)
         time.sleep(2)  # give the cluster a moment to fork its workers
         processes = descendants(proc.pid)
-        for needed in ("runserver", "qcluster", "vendor_simulator"):
+        for needed in ("runserver", "qcluster", "vendor_simulator", "run_scheduler"):
             if not any(needed in args for args in processes.values()):
                 sys.exit(f"no {needed} process is running under ./dev start")
         for user, pattern in LANDING.items():

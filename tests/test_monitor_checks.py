@@ -1,0 +1,311 @@
+"""Scheduling with a controllable clock, and real ICMP checks."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from monitors import scheduler
+from monitors.checks import run_batch
+from monitors.engine import Engine, Probe
+from monitors.models import CheckResult, Health, Location, Monitor, MonitorStatus
+from tests import netns
+from tests.conftest import World
+
+NOW = timezone.now().replace(microsecond=0)
+
+
+def monitor(world: World, host: str = "127.0.0.1", **fields) -> Monitor:
+    fields.setdefault("next_check_at", NOW)
+    fields.setdefault("config", {"packetSize": 56, "count": 2})
+    return Monitor.objects.create(
+        customer=world.c1,
+        name=f"m-{host}",
+        hostname=host,
+        timeout_seconds=2,
+        **fields,
+    )
+
+
+# --- scheduling -------------------------------------------------------------------------------
+
+
+def test_a_due_monitor_is_checked_once_and_moves_to_its_next_slot(world: World):
+    m = monitor(world, check_interval_seconds=30)
+    assert scheduler.tick(NOW) == 1  # tests run django-q2 tasks inline
+    assert scheduler.tick(NOW) == 0  # the same slot is never handed out twice
+    result = CheckResult.objects.get(monitor=m)
+    assert result.due_at == NOW and result.status == Health.UP and result.missed_slots == 0
+    m.refresh_from_db()
+    assert m.next_check_at == NOW + timedelta(seconds=30)
+    assert m.health == Health.UP and m.last_checked_at is not None
+
+
+def test_after_downtime_one_check_records_the_gap_instead_of_a_burst(world: World):
+    m = monitor(world, check_interval_seconds=60, next_check_at=NOW - timedelta(minutes=10))
+    assert scheduler.tick(NOW) == 1
+    result = CheckResult.objects.get(monitor=m)
+    assert result.missed_slots == 10
+    m.refresh_from_db()
+    assert m.next_check_at == NOW + timedelta(seconds=60)
+    assert scheduler.tick(NOW + timedelta(seconds=30)) == 0
+
+
+def test_minutes_are_the_default_interval_and_seconds_win(world: World):
+    minutes = monitor(world, check_interval=5)
+    seconds = monitor(world, host="127.0.0.2", check_interval=5, check_interval_seconds=10)
+    scheduler.tick(NOW)
+    minutes.refresh_from_db()
+    seconds.refresh_from_db()
+    assert minutes.next_check_at == NOW + timedelta(minutes=5)
+    assert seconds.next_check_at == NOW + timedelta(seconds=10)
+
+
+def test_disabled_is_not_checked_and_maintenance_is(world: World):
+    monitor(world, status=MonitorStatus.DISABLED)
+    kept = monitor(world, host="127.0.0.2", status=MonitorStatus.MAINTENANCE)
+    assert scheduler.tick(NOW) == 1
+    assert CheckResult.objects.get().monitor == kept
+
+
+def test_monitors_are_only_queued_where_their_countries_allow(world: World):
+    Location.objects.create(code="fra", name="Frankfurt", country="DE")
+    us = Location.objects.create(code="nyc", name="New York", country="US")
+    only_us = monitor(world, allowed_check_country_codes=["US"])
+    anywhere = monitor(world, host="127.0.0.2")
+    claims = scheduler.claim_due(NOW)
+    by_monitor = {c.monitor_id: c.location_id for c in claims}
+    assert by_monitor[only_us.pk] == us.pk
+    assert anywhere.pk in by_monitor
+    nowhere = monitor(world, host="127.0.0.3", allowed_check_country_codes=["JP"])
+    claims = scheduler.claim_due(NOW + timedelta(hours=1))
+    assert nowhere.pk not in {c.monitor_id for c in claims}
+    nowhere.refresh_from_db()
+    assert nowhere.next_check_at > NOW  # still moves on: it is not retried in a loop
+
+
+def test_location_rotation_spreads_slots_over_allowed_locations(world: World):
+    Location.objects.create(code="a", name="A", country="DE")
+    Location.objects.create(code="b", name="B", country="DE")
+    m = monitor(world, check_interval_seconds=60)
+    seen = set()
+    for i in range(4):
+        seen |= {c.location_id for c in scheduler.claim_due(NOW + timedelta(minutes=i))}
+    assert len(seen) == 2
+    assert Monitor.objects.get(pk=m.pk).next_check_at == NOW + timedelta(minutes=4)
+
+
+def test_batches_go_to_the_locations_cluster(world: World, monkeypatch):
+    sent = []
+    monkeypatch.setattr(scheduler, "async_task", lambda *a, **kw: sent.append((a, kw)))
+    Location.objects.all().delete()
+    Location.objects.create(code="fra", name="Frankfurt", country="DE", cluster="portal-fra")
+    monitor(world)
+    scheduler.tick(NOW)
+    assert sent[0][1]["cluster"] == "portal-fra"
+    assert sent[0][0][0] == "monitors.tasks.run_checks"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_schedulers_at_once_never_claim_the_same_slot(tmp_path):
+    """Each due monitor is claimed by exactly one of two simultaneous schedulers: threads on
+    PostgreSQL (FOR UPDATE SKIP LOCKED); on SQLite two processes on one database file."""
+    if connection.vendor == "postgresql":
+        claimed, errors = _claim_in_two_threads()
+    else:
+        claimed, errors = _claim_in_two_processes(tmp_path)
+    assert not errors
+    assert len(claimed[0]) + len(claimed[1]) == 200
+    assert not set(claimed[0]) & set(claimed[1])
+
+
+def _claim_in_two_threads():
+    from tests.conftest import make_world
+
+    world = make_world()
+    for i in range(1, 201):
+        monitor(world, host=f"127.0.1.{i}")
+    claimed: list[list[int]] = [[], []]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def loop(n: int) -> None:
+        barrier.wait()
+        try:
+            claimed[n] = [c.monitor_id for c in scheduler.claim_due(NOW)]
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=loop, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return claimed, errors
+
+
+def _claim_in_two_processes(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    import time as clock
+
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'sched.sqlite3'}",
+    }
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    prelude = (
+        "import django, os, sys, time, json\n"
+        "os.environ['DJANGO_SETTINGS_MODULE'] = 'portal.settings'\ndjango.setup()\n"
+    )
+    setup = prelude + (
+        "from django.core.management import call_command\ncall_command('migrate', verbosity=0)\n"
+        "from portal.models import Organization, Customer\nfrom monitors.models import Monitor\n"
+        "from django.utils import timezone\n"
+        "org = Organization.objects.create(name='o')\n"
+        "c = Customer.objects.create(organization=org, name='c')\n"
+        "for i in range(1, 201):\n"
+        "    Monitor.objects.create(customer=c, name=str(i), hostname=f'127.0.1.{i}', "
+        "next_check_at=timezone.now())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", setup],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    start_at = clock.time() + 2.0
+    claim = prelude + (
+        "from django.utils import timezone\nfrom monitors import scheduler\n"
+        f"time.sleep(max(0, {start_at} - time.time()))\n"
+        "print(json.dumps([c.monitor_id for c in scheduler.claim_due(timezone.now())]))\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", claim],
+            cwd=root,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    errors = [err for p, (_, err) in zip(procs, outputs, strict=True) if p.returncode]
+    claimed = [json.loads(out) if out.strip() else [] for out, _ in outputs]
+    return claimed, errors
+
+
+# --- status rules -----------------------------------------------------------------------------
+
+
+def test_down_only_after_the_retries(world: World):
+    m = monitor(world, host=netns.SILENT_ADDRESS, retries=2)
+
+    def check() -> CheckResult:
+        m.refresh_from_db()
+        return run_batch(Location.default(), [(m.pk, timezone.now(), 0)], FakeEngine(0))[0]
+
+    assert [check().retrying for _ in range(3)] == [True, True, False]
+    m.refresh_from_db()
+    assert m.health == Health.DOWN and m.failures_in_a_row == 3
+
+
+def test_degraded_by_loss_or_rtt_threshold(world: World):
+    lossy = monitor(world, degraded_loss_percent=20)
+    slow = monitor(world, host="127.0.0.2", degraded_rtt_ms=0.0001)
+    results = run_batch(Location.default(), [(lossy.pk, NOW, 0)], FakeEngine(1, count=2))
+    assert results[0].status == Health.DEGRADED and results[0].loss_percent == 50.0
+    results = run_batch(Location.default(), [(slow.pk, NOW, 0)])
+    assert results[0].status == Health.DEGRADED
+
+
+class FakeEngine:
+    """Stands in for the engine in status-rule tests: answers `received` of `count` echoes."""
+
+    def __init__(self, received: int, count: int = 2) -> None:
+        self.received, self.count = received, count
+
+    def run(self, probes):
+        from monitors.engine import ProbeResult
+
+        return {
+            p.key: ProbeResult(
+                key=p.key,
+                address="x",
+                sent=self.count,
+                received=self.received,
+                rtts=[1.0] * self.received + [None] * (self.count - self.received),
+            )
+            for p in probes
+        }
+
+
+# --- real ICMP --------------------------------------------------------------------------------
+
+
+def test_a_check_of_loopback_is_up(world: World):
+    m = monitor(world, config={"packetSize": 120, "count": 4})
+    result = run_batch(Location.default(), [(m.pk, NOW, 0)])[0]
+    assert (result.sent, result.received, result.status) == (4, 4, Health.UP)
+    assert len(result.rtts) == 4 and result.rtt_min <= result.rtt_avg <= result.rtt_max
+
+
+def test_engine_matches_many_checks_on_one_socket_each_family():
+    engine = Engine()
+    probes = [
+        Probe(key=i, host=f"127.0.{i // 200}.{i % 200 + 1}", count=2, interval=0.02, timeout=1)
+        for i in range(600)
+    ]
+    results = engine.run([*probes, Probe(key="v6", host="::1", count=2, interval=0.02)])
+    assert sum(r.received for r in results.values()) == 1202
+    assert len(engine._families) == 2  # one socket for IPv4, one for IPv6
+
+
+def test_a_name_that_does_not_resolve_is_an_error_not_loss(world: World, monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise socket.gaierror("no such name")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    m = monitor(world, host="no-such-host.example.test")
+    result = run_batch(Location.default(), [(m.pk, NOW, 0)], Engine())[0]
+    assert result.sent == 0 and result.loss_percent is None
+    assert "does not resolve" in result.error and result.status == Health.DOWN
+
+
+NETNS_SKIP = netns.unavailable_reason()
+
+
+@pytest.mark.skipif(NETNS_SKIP is not None, reason=f"network namespace test: {NETNS_SKIP}")
+def test_every_second_echo_dropped_is_fifty_percent_loss_and_degraded(world: World):
+    with netns.namespace(drop_every_second_echo=True):
+        m = monitor(world, host=netns.NS_ADDRESS, config={"packetSize": 56, "count": 10})
+        result = run_batch(Location.default(), [(m.pk, NOW, 0)], Engine())[0]
+    assert result.sent == 10 and result.received == 5
+    assert result.loss_percent == 50.0 and result.status == Health.DEGRADED
+    assert [r is None for r in result.rtts] == [False, True] * 5
+
+
+@pytest.mark.skipif(NETNS_SKIP is not None, reason=f"network namespace test: {NETNS_SKIP}")
+def test_an_address_that_never_answers_is_down(world: World):
+    with netns.namespace():
+        m = monitor(world, host=netns.SILENT_ADDRESS)
+        result = run_batch(Location.default(), [(m.pk, NOW, 0)], Engine())[0]
+    assert (result.sent, result.received, result.status) == (2, 0, Health.DOWN)
+    assert result.loss_percent == 100.0 and not result.error
