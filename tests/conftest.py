@@ -65,6 +65,12 @@ class World:
     other_device: Any = None
     callback: Any = None
     other_callback: Any = None
+    # monitors
+    monitor_c1: Any = None
+    monitor_c2: Any = None
+    other_monitor: Any = None
+    result_c1: Any = None
+    other_result: Any = None
 
     def client(self, actor: str) -> Client:
         """A test client acting as `actor`: logged in, carrying an API key, or anonymous."""
@@ -123,7 +129,29 @@ def make_world() -> World:
         key, plaintext = ApiKey.issue(organization=org_, name=name, **fields)
         world.keys[name], world.key_plaintexts[name] = key, plaintext
     _add_vendor_objects(world)
+    _add_monitor_objects(world)
     return world
+
+
+def _add_monitor_objects(world: World) -> None:
+    from django.utils import timezone
+
+    from monitors.models import CheckResult, Location, Monitor
+
+    def monitor(customer: Customer, name: str, host: str) -> Monitor:
+        # next_check_at stays empty: nothing schedules these unless a test asks.
+        return Monitor.objects.create(customer=customer, name=name, hostname=host)
+
+    world.monitor_c1 = monitor(world.c1, "Gateway ping", "127.0.0.1")
+    world.monitor_c2 = monitor(world.c2, "Router ping", "127.0.0.2")
+    world.other_monitor = monitor(world.other_customer, "Globex ping", "127.0.0.3")
+    location = Location.default()
+    world.result_c1 = CheckResult.objects.create(
+        monitor=world.monitor_c1, location=location, due_at=timezone.now(), status="up"
+    )
+    world.other_result = CheckResult.objects.create(
+        monitor=world.other_monitor, location=location, due_at=timezone.now(), status="up"
+    )
 
 
 # Port 9 (discard) on loopback: nothing listens, so vendor calls fail fast and locally.

@@ -1,18 +1,26 @@
-"""A network namespace created by the test itself: a veth link 10.203.7.1 (here) ↔ 10.203.7.2
-(inside), so real ICMP crosses a real (virtual) link and never leaves this machine. iptables in
-the namespace can drop echoes to simulate loss."""
+"""A network namespace created by the test itself: a veth link 10.203.N.1 (here) ↔ 10.203.N.2
+(inside, N random per namespace so parallel tests never share a subnet), so real ICMP crosses a
+real (virtual) link and never leaves this machine. iptables in the namespace can drop echoes to
+simulate loss; 10.203.N.77 is on the link but nobody has it, so it never answers."""
 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
-HOST_ADDRESS, NS_ADDRESS = "10.203.7.1", "10.203.7.2"
-SILENT_ADDRESS = "10.203.7.77"  # on the link, but nobody has it: never answers
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    host_address: str
+    ns_address: str
+    silent_address: str
 
 
 def unavailable_reason() -> str | None:
@@ -32,16 +40,20 @@ def _run(*args: str) -> None:
 
 
 @contextmanager
-def namespace(drop_every_second_echo: bool = False) -> Iterator[str]:
+def namespace(drop_every_second_echo: bool = False) -> Iterator[Link]:
     name = f"pp{uuid.uuid4().hex[:8]}"
+    subnet = random.randrange(1, 255)
+    link = Link(name, f"10.203.{subnet}.1", f"10.203.{subnet}.2", f"10.203.{subnet}.77")
     host_if, ns_if = f"{name}h", f"{name}n"
     _run("ip", "netns", "add", name)
     try:
         _run("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
         _run("ip", "link", "set", ns_if, "netns", name)
-        _run("ip", "addr", "add", f"{HOST_ADDRESS}/24", "dev", host_if)
+        _run("ip", "addr", "add", f"{link.host_address}/24", "dev", host_if)
         _run("ip", "link", "set", host_if, "up")
-        _run("ip", "netns", "exec", name, "ip", "addr", "add", f"{NS_ADDRESS}/24", "dev", ns_if)
+        _run(
+            "ip", "netns", "exec", name, "ip", "addr", "add", f"{link.ns_address}/24", "dev", ns_if
+        )
         _run("ip", "netns", "exec", name, "ip", "link", "set", ns_if, "up")
         _run("ip", "netns", "exec", name, "ip", "link", "set", "lo", "up")
         if drop_every_second_echo:
@@ -68,7 +80,7 @@ def namespace(drop_every_second_echo: bool = False) -> Iterator[str]:
                 "-j",
                 "DROP",
             )
-        yield name
+        yield link
     finally:
         subprocess.run(["ip", "link", "del", host_if], capture_output=True)
         subprocess.run(["ip", "netns", "del", name], capture_output=True)

@@ -56,8 +56,9 @@ class Case:
 
 
 def spare_c2(w: World) -> Any:
-    """c2 without its device, so that deleting it is allowed (devices protect customers)."""
+    """c2 without its device and monitor, so that deleting it is allowed (both protect it)."""
     w.device_c2.delete()
+    w.monitor_c2.delete()
     return w.c2.public_id
 
 
@@ -67,7 +68,8 @@ def c1(w: World) -> dict[str, Any]:
 
 PAGES = "all=302"
 CRED = lambda w: {"pk": w.cred.pk}  # noqa: E731
-DEV1 = lambda w: {"public_id": w.device_c1.public_id}  # noqa: E731  # pages need a login session: anonymous and API-key callers go to login
+DEV1 = lambda w: {"public_id": w.device_c1.public_id}  # noqa: E731
+MON1 = lambda w: {"public_id": w.monitor_c1.public_id}  # noqa: E731  # pages need a login session: anonymous and API-key callers go to login
 NEW_USER = {"username": "newbie", "email": "n@example.test", "password": PASSWORD}
 
 CASES: list[Case] = [
@@ -403,6 +405,68 @@ CASES: list[Case] = [
         kwargs=lambda w: {"publicId": spare_c2(w)},
         json=True,
     ),
+    # --- ICMP monitors (the seed's API) ---------------------------------------------------
+    Case("icmp-monitor-list", "GET", expect("all=200 anon=401"), json=True),
+    Case(
+        "icmp-monitor-list",
+        "POST",
+        expect(
+            "all=201 anon=401 viewer=403 customer=403 supporter=403 key_ro=403 "
+            "outsider=404 key_other=404"
+        ),
+        data=lambda w: {"customerId": w.c1.pk, "name": "New", "hostname": "127.0.0.1"},
+        json=True,
+    ),
+    Case(
+        "icmp-monitor-detail",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404"),
+        kwargs=MON1,
+        json=True,
+    ),
+    Case(
+        "icmp-monitor-detail",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404 customer=404 key_customer=404"),
+        kwargs=lambda w: {"public_id": w.monitor_c2.public_id},
+        json=True,
+        label="unbound-customer",
+    ),
+    Case(
+        "icmp-monitor-detail",
+        "PATCH",
+        expect(
+            "all=200 anon=401 viewer=403 customer=403 supporter=403 key_ro=403 "
+            "outsider=404 key_other=404"
+        ),
+        kwargs=MON1,
+        data=lambda w: {"name": "Renamed"},
+        json=True,
+    ),
+    Case(
+        "icmp-monitor-detail",
+        "DELETE",
+        expect(
+            "all=200 anon=401 viewer=403 customer=403 supporter=403 key_ro=403 "
+            "outsider=404 key_other=404"
+        ),
+        kwargs=MON1,
+        json=True,
+    ),
+    Case(
+        "icmp-monitor-check-history",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404"),
+        kwargs=MON1,
+        json=True,
+    ),
+    Case(
+        "icmp-monitor-alert-history",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404"),
+        kwargs=MON1,
+        json=True,
+    ),
     Case("credential-list", "GET", expect("all=200 anon=401"), json=True),
     Case(
         "credential-list",
@@ -481,7 +545,14 @@ def test_url_answers_each_actor_as_listed(world: World, case: Case, actor: str) 
     if expected == 302 and actor in ("anon", *KEY_ACTORS) and case.name != "logout":
         assert response["Location"].startswith("/accounts/login/")
     if case.name.startswith(
-        ("customer-", "credential-", "api-not-found", "simotel_webhook", "meraki_callback")
+        (
+            "customer-",
+            "credential-",
+            "icmp-monitor",
+            "api-not-found",
+            "simotel_webhook",
+            "meraki_callback",
+        )
     ):
         assert response["Content-Type"].startswith("application/json")
 
@@ -563,6 +634,17 @@ ADMIN_RULES: dict[str, AdminRule] = {
     "vendors.connectiontest": AdminRule(
         lambda w: w.conn_test, lambda w: w.other_conn_test, delete="admin superuser"
     ),
+    "monitors.monitor": AdminRule(
+        lambda w: w.monitor_c1,
+        lambda w: w.other_monitor,
+        add=ORG_ADMINS,
+        change="admin superuser",
+        delete="admin superuser",
+    ),
+    "monitors.checkresult": AdminRule(
+        lambda w: w.result_c1, lambda w: w.other_result, delete="admin superuser"
+    ),
+    "monitors.location": AdminRule(None, None, view="superuser", add="superuser"),
     # Outside the tenancy: superusers only. Nothing is created, so object pages are 404s.
     "vendors.ratebucket": AdminRule(None, None, view="superuser", add="superuser"),
     "auth.group": AdminRule(None, None, view="superuser", add="superuser"),

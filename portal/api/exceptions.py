@@ -42,7 +42,22 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
+class ApiError(exceptions.APIException):
+    """An error whose message a contract fixes word for word (e.g. the ICMP monitor seed's
+    "Invalid Customer identifier"), optionally with field errors."""
+
+    def __init__(self, status_code: int, message: str, errors: Any = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.errors = errors
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApiError):
+        return Response(
+            error_body(exc.status_code, exc.message, exc.errors), status=exc.status_code
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) if str(exc) else "Not found.")
     elif isinstance(exc, PermissionDenied):

@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -28,6 +28,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     *router.urls,
+    path("", include("monitors.api.urls")),
     # Anything else under /api/ is a JSON 404, in DEBUG too (Django's debug 404 is HTML).
     re_path(r"^.*$", api_not_found, name="api-not-found"),
 ]
