@@ -40,6 +40,7 @@ urlpatterns = [
     path("api-keys/<int:pk>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("audit/", views.audit_list, name="audit_list"),
     path("", include("vendors.urls")),
+    path("", include("monitors.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("portal.api.urls")),
 ]

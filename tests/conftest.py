@@ -147,7 +147,17 @@ def _add_monitor_objects(world: World) -> None:
     world.other_monitor = monitor(world.other_customer, "Globex ping", "127.0.0.3")
     location = Location.default()
     world.result_c1 = CheckResult.objects.create(
-        monitor=world.monitor_c1, location=location, due_at=timezone.now(), status="up"
+        monitor=world.monitor_c1,
+        location=location,
+        due_at=timezone.now(),
+        status="up",
+        sent=2,
+        received=2,
+        loss_percent=0.0,
+        rtt_min=0.1,
+        rtt_avg=0.15,
+        rtt_max=0.2,
+        rtts=[0.1, 0.2],
     )
     world.other_result = CheckResult.objects.create(
         monitor=world.other_monitor, location=location, due_at=timezone.now(), status="up"

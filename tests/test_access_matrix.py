@@ -69,7 +69,24 @@ def c1(w: World) -> dict[str, Any]:
 PAGES = "all=302"
 CRED = lambda w: {"pk": w.cred.pk}  # noqa: E731
 DEV1 = lambda w: {"public_id": w.device_c1.public_id}  # noqa: E731
-MON1 = lambda w: {"public_id": w.monitor_c1.public_id}  # noqa: E731  # pages need a login session: anonymous and API-key callers go to login
+MON1 = lambda w: {"public_id": w.monitor_c1.public_id}  # noqa: E731
+
+
+def MONITOR_FORM(w: World) -> dict[str, Any]:
+    return {
+        "customer": w.c1.pk,
+        "name": "Form monitor",
+        "hostname": "127.0.0.5",
+        "status": "active",
+        "check_interval": 5,
+        "timeout_seconds": 10,
+        "count": 3,
+        "packet_size": 56,
+        "retries": 0,
+        "degraded_loss_percent": 20,
+    }  # pages need a login session: anonymous and API-key callers go to login
+
+
 NEW_USER = {"username": "newbie", "email": "n@example.test", "password": PASSWORD}
 
 CASES: list[Case] = [
@@ -404,6 +421,53 @@ CASES: list[Case] = [
         ),
         kwargs=lambda w: {"publicId": spare_c2(w)},
         json=True,
+    ),
+    # --- monitor pages -------------------------------------------------------------------------
+    Case("monitor_list", "GET", expect(f"{PAGES} users=200")),
+    Case(
+        "monitor_create",
+        "GET",
+        expect(f"{PAGES} users=403 admin=200 operator=200 outsider=200 superuser=200"),
+    ),
+    Case(
+        "monitor_create",
+        "POST",
+        expect(f"{PAGES} users=403 admin=302 operator=302 outsider=400 superuser=302"),
+        data=MONITOR_FORM,
+    ),
+    Case("monitor_detail", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=MON1),
+    Case(
+        "monitor_detail",
+        "GET",
+        expect(f"{PAGES} users=200 outsider=404 customer=404"),
+        kwargs=lambda w: {"public_id": w.monitor_c2.public_id},
+        label="unbound-customer",
+    ),
+    Case(
+        "monitor_edit",
+        "GET",
+        expect(f"{PAGES} users=403 admin=200 operator=200 outsider=404 superuser=200"),
+        kwargs=MON1,
+    ),
+    Case(
+        "monitor_edit",
+        "POST",
+        expect(f"{PAGES} users=403 admin=302 operator=302 outsider=404 superuser=302"),
+        kwargs=MON1,
+        data=MONITOR_FORM,
+    ),
+    # Read-only members may pause and resume (the API lets them PATCH the status).
+    Case(
+        "monitor_pause",
+        "POST",
+        expect(f"{PAGES} users=302 customer=403 supporter=403 outsider=404"),
+        kwargs=MON1,
+    ),
+    Case(
+        "monitor_delete",
+        "POST",
+        expect(f"{PAGES} users=403 admin=302 operator=302 outsider=404 superuser=302"),
+        kwargs=MON1,
     ),
     # --- ICMP monitors (the seed's API) ---------------------------------------------------
     Case("icmp-monitor-list", "GET", expect("all=200 anon=401"), json=True),

@@ -50,6 +50,7 @@ def test_every_address_in_demo_data_is_loopback(db, settings):
     call_command("demo")
     from django.apps import apps
 
+    checked: set[str] = set()
     for model in apps.get_models():
         if model._meta.app_label not in {"portal", "vendors", "pings", "monitors"}:
             continue
@@ -57,11 +58,13 @@ def test_every_address_in_demo_data_is_loopback(db, settings):
             if getattr(field, "get_internal_type", lambda: "")() == "GenericIPAddressField" or (
                 field.name in {"hostname", "host", "ip", "ip_address", "target", "address"}
             ):
+                checked.add(f"{model.__name__}.{field.name}")
                 for value in model.objects.exclude(**{f"{field.name}__isnull": True}).values_list(
                     field.name, flat=True
                 ):
                     if value:
                         assert ipaddress.ip_address(value) in ipaddress.ip_network("127.0.0.0/8")
+    assert {"Device.host", "Monitor.hostname"} <= checked  # the check looked where it matters
 
 
 def test_demo_credentials_point_at_the_loopback_simulator(db, settings):
@@ -78,3 +81,13 @@ def test_demo_credentials_point_at_the_loopback_simulator(db, settings):
     assert Device.objects.count() == 5
     call_command("demo")
     assert Device.objects.count() == 5 and Credential.objects.count() == 3
+
+
+def test_demo_monitors_are_scheduled_on_loopback(db, settings):
+    from monitors.models import Monitor
+
+    settings.DEBUG = True
+    call_command("demo")
+    monitors = Monitor.objects.all()
+    assert monitors.count() == 4
+    assert all(m.next_check_at is not None and m.hostname.startswith("127.") for m in monitors)

@@ -15,3 +15,8 @@ def widget(field: BoundField) -> SafeString:
     return field.as_widget(
         attrs={"aria-invalid": "true", "aria-describedby": f"{field.id_for_label}-error"}
     )
+
+
+@register.filter
+def get_item(mapping: dict, key: str) -> object:
+    return mapping.get(key, "")

@@ -1,0 +1,210 @@
+"""Monitor pages: list (refreshing itself), detail with recent checks and a chart, forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from monitors.charts import latency_svg
+from monitors.forms import MonitorForm
+from monitors.models import CheckResult, Health, Monitor, MonitorStatus
+from portal import access, audit
+from portal.access import CHANGE
+from portal.htmx import render_page
+from portal.models import Customer
+
+
+def _customers(request: HttpRequest) -> Any:
+    customers = access.visible(request.user, Customer)
+    if request.organization is not None and not access.scope_of(request.user).is_customer_only:
+        customers = customers.filter(organization=request.organization)
+    return customers
+
+
+def _writable_customers(request: HttpRequest) -> Any:
+    ids = [
+        c.pk
+        for c in _customers(request).select_related("organization")
+        if access.can(request.user, CHANGE, Monitor(customer=c, organization=c.organization))
+    ]
+    return Customer.objects.filter(pk__in=ids)
+
+
+@require_GET
+@login_required
+def monitor_list(request: HttpRequest) -> HttpResponse:
+    monitors = access.visible(request.user, Monitor).select_related("customer")
+    if request.organization is not None and not access.scope_of(request.user).is_customer_only:
+        monitors = monitors.filter(organization=request.organization)
+    params = request.GET
+    if params.get("customer"):
+        monitors = (
+            monitors.filter(customer__public_id=params["customer"])
+            if _uuid(params["customer"])
+            else monitors.none()
+        )
+    if params.get("health") in Health.values:
+        monitors = monitors.filter(health=params["health"])
+    if params.get("status") in MonitorStatus.values:
+        monitors = monitors.filter(status=params["status"])
+    if query := params.get("q", "").strip():
+        monitors = monitors.filter(Q(name__icontains=query) | Q(hostname__icontains=query))
+    counts = {h: 0 for h in Health.values}
+    for health in monitors.values_list("health", flat=True):
+        counts[health] += 1
+    return render_page(
+        request,
+        "monitors/monitor_list.html",
+        {
+            "page": Paginator(monitors.order_by("customer__name", "name", "pk"), 50).get_page(
+                params.get("page")
+            ),
+            "customers": _customers(request),
+            "params": params,
+            "counts": counts,
+            "healths": Health.choices,
+            "statuses": MonitorStatus.choices,
+            "may_create": _writable_customers(request).exists(),
+            "now": timezone.now(),
+        },
+        partial="monitors/partials/monitor_rows.html",
+    )
+
+
+def _uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+@require_GET
+@login_required
+def monitor_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    monitor = access.get_visible_or_404(
+        request.user, Monitor.objects.select_related("customer"), public_id=public_id
+    )
+    recent = list(
+        CheckResult.objects.filter(monitor=monitor)
+        .select_related("location")
+        .order_by("-due_at")[:60]
+    )
+    context = {
+        "monitor": monitor,
+        "recent": recent[:20],
+        "chart": latency_svg(recent[::-1]),
+        "may_change": access.can(request.user, CHANGE, monitor),
+        "may_pause": access.can(request.user, CHANGE, monitor)
+        or (
+            not hasattr(request.user, "api_key")
+            and access.scope_of(request.user).role_in(monitor.organization_id) is not None
+        ),
+    }
+    return render_page(
+        request,
+        "monitors/monitor_detail.html",
+        context,
+        partial="monitors/partials/monitor_live.html",
+    )
+
+
+@login_required
+def monitor_create(request: HttpRequest) -> HttpResponse:
+    customers = _writable_customers(request)
+    if not customers.exists():
+        raise PermissionDenied("You may not add monitors.")
+    form = MonitorForm(request.POST or None, customers=customers)
+    if request.method == "POST" and form.is_valid():
+        customer = form.cleaned_data["customer"]
+        monitor = Monitor(customer=customer, organization=customer.organization, **form.attrs)
+        access.require(request.user, CHANGE, monitor)
+        if monitor.status != MonitorStatus.DISABLED:
+            monitor.next_check_at = timezone.now()
+        with transaction.atomic():
+            monitor.save()
+            audit.record(
+                request.user, "monitor.create", monitor, request=request, hostname=monitor.hostname
+            )
+        messages.success(request, f"Monitor “{monitor.name}” created; its first check runs now.")
+        return redirect("monitor_detail", public_id=monitor.public_id)
+    return render_page(
+        request,
+        "monitors/monitor_form.html",
+        {"form": form, "monitor": None},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def monitor_edit(request: HttpRequest, public_id: str) -> HttpResponse:
+    monitor = access.get_visible_or_404(request.user, Monitor, public_id=public_id)
+    access.require(request.user, CHANGE, monitor)
+    customers = _writable_customers(request).filter(organization=monitor.organization)
+    form = MonitorForm(request.POST or None, customers=customers, instance=monitor)
+    if request.method == "POST" and form.is_valid():
+        was_checked = monitor.status != MonitorStatus.DISABLED
+        for name, value in form.attrs.items():
+            setattr(monitor, name, value)
+        monitor.customer = form.cleaned_data["customer"]
+        if not was_checked and monitor.status != MonitorStatus.DISABLED:
+            monitor.next_check_at = timezone.now()
+        with transaction.atomic():
+            monitor.save()
+            audit.record(request.user, "monitor.update", monitor, request=request)
+        messages.success(request, "Monitor saved.")
+        return redirect("monitor_detail", public_id=monitor.public_id)
+    return render_page(
+        request,
+        "monitors/monitor_form.html",
+        {"form": form, "monitor": monitor},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@login_required
+def monitor_pause(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Pause or resume. Read-only members may do this too (the API lets them PATCH status)."""
+    monitor = access.get_visible_or_404(request.user, Monitor, public_id=public_id)
+    scope = access.scope_of(request.user)
+    if not (
+        access.can(request.user, CHANGE, monitor)
+        or scope.role_in(monitor.organization_id) is not None
+    ):
+        raise PermissionDenied("You may not pause this monitor.")
+    resume = monitor.status == MonitorStatus.DISABLED
+    monitor.status = MonitorStatus.ACTIVE if resume else MonitorStatus.DISABLED
+    if resume:
+        monitor.next_check_at = timezone.now()
+    with transaction.atomic():
+        monitor.save(update_fields=["status", "next_check_at", "updated_at"])
+        audit.record(
+            request.user, "monitor.resume" if resume else "monitor.pause", monitor, request=request
+        )
+    messages.success(request, "Monitor resumed." if resume else "Monitor paused.")
+    return redirect("monitor_detail", public_id=monitor.public_id)
+
+
+@require_POST
+@login_required
+def monitor_delete(request: HttpRequest, public_id: str) -> HttpResponse:
+    monitor = access.get_visible_or_404(request.user, Monitor, public_id=public_id)
+    access.require(request.user, CHANGE, monitor)
+    with transaction.atomic():
+        audit.record(request.user, "monitor.delete", monitor, request=request)
+        monitor.delete()
+    messages.success(request, f"Monitor “{monitor.name}” deleted.")
+    return redirect("monitor_list")
