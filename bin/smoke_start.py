@@ -8,6 +8,7 @@ Standard library only; talks to 127.0.0.1:8000 and nothing else.
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -98,6 +99,20 @@ def simotel_round_trip() -> str:
     sys.exit(f"no Simotel webhook arrived: {panel}")
 
 
+def monitors_checked(seconds: float = 90) -> str:
+    """The demo's monitors get checked by the running scheduler and job cluster."""
+    opener, _, _ = session("viewer")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        body = json.loads(opener.open(f"{BASE}/api/icmp-monitors", timeout=10).read())
+        checked = [m for m in body["items"] if m["lastCheckedAt"]]
+        if body["items"] and len(checked) == len(body["items"]):
+            health = sorted({m["health"] for m in checked})
+            return f"all {len(checked)} checked, health {', '.join(health)}"
+        time.sleep(1)
+    sys.exit(f"demo monitors not all checked within {seconds:g} s: {body}")
+
+
 def descendants(root: int) -> dict[int, str]:
     """Every process under `root` (pid → command line), read from ps."""
     out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
@@ -140,6 +155,7 @@ def main() -> None:
             if not re.match(pattern, landed):
                 sys.exit(f"{user} landed on {landed}, expected {pattern}")
         print("Simotel demo credential:", simotel_round_trip())
+        print("Demo monitors:", monitors_checked())
     finally:
         # One Ctrl-C to the foreground process group, as a terminal would send it.
         os.killpg(proc.pid, signal.SIGINT)
