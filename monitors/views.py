@@ -7,9 +7,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -22,6 +21,8 @@ from portal import access, audit
 from portal.access import CHANGE
 from portal.htmx import render_page
 from portal.models import Customer
+from portal.validators import parse_uuid
+from portal.views import paginate
 
 
 def _customers(request: HttpRequest) -> Any:
@@ -32,12 +33,9 @@ def _customers(request: HttpRequest) -> Any:
 
 
 def _writable_customers(request: HttpRequest) -> Any:
-    ids = [
-        c.pk
-        for c in _customers(request).select_related("organization")
-        if access.can(request.user, CHANGE, Monitor(customer=c, organization=c.organization))
-    ]
-    return Customer.objects.filter(pk__in=ids)
+    scope = access.scope_of(request.user)
+    organization = None if scope.is_customer_only else request.organization
+    return access.customers_for(request.user, Monitor, organization)
 
 
 @require_GET
@@ -48,11 +46,7 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
         monitors = monitors.filter(organization=request.organization)
     params = request.GET
     if params.get("customer"):
-        monitors = (
-            monitors.filter(customer__public_id=params["customer"])
-            if _uuid(params["customer"])
-            else monitors.none()
-        )
+        monitors = monitors.filter(customer__public_id=parse_uuid(params["customer"]))
     if params.get("health") in Health.values:
         monitors = monitors.filter(health=params["health"])
     if params.get("status") in MonitorStatus.values:
@@ -60,15 +54,12 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
     if query := params.get("q", "").strip():
         monitors = monitors.filter(Q(name__icontains=query) | Q(hostname__icontains=query))
     counts = {h: 0 for h in Health.values}
-    for health in monitors.values_list("health", flat=True):
-        counts[health] += 1
+    counts.update(monitors.order_by().values_list("health").annotate(n=Count("id")))
     return render_page(
         request,
         "monitors/monitor_list.html",
         {
-            "page": Paginator(monitors.order_by("customer__name", "name", "pk"), 50).get_page(
-                params.get("page")
-            ),
+            "page": paginate(request, monitors.order_by("customer__name", "name", "pk")),
             "customers": _customers(request),
             "params": params,
             "counts": counts,
@@ -79,16 +70,6 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
         },
         partial="monitors/partials/monitor_rows.html",
     )
-
-
-def _uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 @require_GET

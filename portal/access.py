@@ -222,3 +222,19 @@ def organizations(actor: Any, action: Action = VIEW, model: type[Model] | None =
         return qs.none()
     ids: Iterable[int] = {g.organization_id for g in scope.grants if g.permits(policy, action)}
     return qs.filter(pk__in=sorted(ids))
+
+
+def customers_for(actor: Any, model: type[Model], organization: Any = None) -> QuerySet:
+    """Customers for which the actor may create `model` rows (devices, monitors, ...),
+    within `organization` when given."""
+    from portal.models import Customer
+
+    customers = visible(actor, Customer).select_related("organization")
+    if organization is not None:
+        customers = customers.filter(organization=organization)
+    ids = [
+        c.pk
+        for c in customers
+        if can(actor, CHANGE, model(customer=c, organization=c.organization))
+    ]
+    return Customer.objects.filter(pk__in=ids).select_related("organization")

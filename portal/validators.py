@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import uuid
 
 from django.core.exceptions import ValidationError
 
@@ -61,3 +62,11 @@ def normalize_meraki_serial(value: str) -> str:
     if not MERAKI_SERIAL.match(serial):
         raise ValidationError("A Meraki serial looks like Q234-ABCD-5678.")
     return serial
+
+
+def parse_uuid(value: object) -> uuid.UUID | None:
+    """The UUID in `value`, or None when it is not one (bad ids are "not found", not errors)."""
+    try:
+        return uuid.UUID(str(value).strip())
+    except ValueError:
+        return None

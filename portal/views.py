@@ -68,7 +68,7 @@ def in_organization(view: View) -> View:
     return wrapper
 
 
-def _page(request: HttpRequest, items: Any, per_page: int = 50) -> Any:
+def paginate(request: HttpRequest, items: Any, per_page: int = 50) -> Any:
     return Paginator(items, per_page).get_page(request.GET.get("page"))
 
 
@@ -124,7 +124,7 @@ def organization_list(request: HttpRequest) -> HttpResponse:
     return render_page(
         request,
         "portal/organization_list.html",
-        {"page": _page(request, organizations), "query": query},
+        {"page": paginate(request, organizations), "query": query},
         partial="portal/partials/organization_rows.html",
     )
 
@@ -166,7 +166,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     return render_page(
         request,
         "portal/customer_list.html",
-        {"page": _page(request, customers), "query": query, "may_create": may_create},
+        {"page": paginate(request, customers), "query": query, "may_create": may_create},
         partial="portal/partials/customer_rows.html",
     )
 
@@ -531,7 +531,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         "portal/audit_list.html",
         {
             "form": form,
-            "page": _page(request, form.filter(events)),
+            "page": paginate(request, form.filter(events)),
             "query": request.GET.urlencode(),
         },
         partial="portal/partials/audit_rows.html",

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from portal.models import Customer
+from portal.validators import parse_uuid
 from vendors.models import Credential, Device, DeviceKind
 
 COLUMNS = [
@@ -91,11 +92,9 @@ def plan(text: str, customers: QuerySet[Customer], credentials: QuerySet[Credent
 def _build(row: Row, customers: QuerySet[Customer], credentials: QuerySet[Credential]) -> None:
     v = row.values
     ref = v.get("customer", "")
-    customer = (
-        customers.filter(Q(name__iexact=ref) | Q(public_id__iexact=_uuid_or_none(ref))).first()
-        if ref
-        else None
-    )
+    public_id = parse_uuid(ref)
+    match = Q(name__iexact=ref) | (Q(public_id=public_id) if public_id else Q(pk__in=[]))
+    customer = customers.filter(match).first() if ref else None
     if customer is None:
         row.errors.append(f"customer: no customer {ref!r} that you may add devices to.")
         return
@@ -132,15 +131,6 @@ def _build(row: Row, customers: QuerySet[Customer], credentials: QuerySet[Creden
         for name, messages in exc.message_dict.items():
             row.errors.extend(f"{name}: {m}" for m in messages)
     row.device = device
-
-
-def _uuid_or_none(value: str) -> str | None:
-    import uuid
-
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
 
 
 def apply(result: ImportPlan) -> list[Device]:

@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import ProtectedError, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -26,7 +25,8 @@ from portal import access, audit
 from portal.access import CHANGE, VIEW
 from portal.htmx import render_page
 from portal.models import Customer
-from portal.views import in_organization, staff_page
+from portal.validators import parse_uuid
+from portal.views import in_organization, paginate, staff_page
 from vendors import importing
 from vendors.adapters import for_credential
 from vendors.adapters.base import VendorError
@@ -314,11 +314,8 @@ def meraki_callback(request: HttpRequest, callback_id: str) -> JsonResponse:
         body = json.loads(request.body or b"{}")
     except ValueError:
         return JsonResponse({"ok": False, "error": "body is not JSON"}, status=400)
-    row = (
-        MerakiCallback.objects.filter(public_id=callback_id).first()
-        if _is_uuid(callback_id)
-        else None
-    )
+    public_id = parse_uuid(callback_id)
+    row = MerakiCallback.objects.filter(public_id=public_id).first() if public_id else None
     if row is None or not isinstance(body, dict):
         return JsonResponse({"ok": False, "error": "unknown callback"}, status=404)
     if not row.secret_matches(body.get("sharedSecret", "")):
@@ -337,15 +334,9 @@ def meraki_callback(request: HttpRequest, callback_id: str) -> JsonResponse:
 
 def _writable_customers(request: HttpRequest) -> Any:
     """Customers (of the current organization) the user may add devices to."""
-    customers = access.visible(request.user, Customer).select_related("organization")
-    if request.organization is not None and not access.scope_of(request.user).is_customer_only:
-        customers = customers.filter(organization=request.organization)
-    ids = [
-        c.pk
-        for c in customers
-        if access.can(request.user, CHANGE, Device(customer=c, organization=c.organization))
-    ]
-    return Customer.objects.filter(pk__in=ids).select_related("organization")
+    scope = access.scope_of(request.user)
+    organization = None if scope.is_customer_only else request.organization
+    return access.customers_for(request.user, Device, organization)
 
 
 def _device_form(request: HttpRequest, **kwargs: Any) -> DeviceForm:
@@ -368,11 +359,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
         devices = devices.filter(organization=request.organization)
     params = request.GET
     if params.get("customer"):
-        devices = (
-            devices.filter(customer__public_id=params["customer"])
-            if _is_uuid(params["customer"])
-            else devices.none()
-        )
+        devices = devices.filter(customer__public_id=parse_uuid(params["customer"]))
     if params.get("kind") in DeviceKind.values:
         devices = devices.filter(kind=params["kind"])
     if query := params.get("q", "").strip():
@@ -389,9 +376,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
         request,
         "vendors/device_list.html",
         {
-            "page": Paginator(devices.order_by("customer__name", "name", "pk"), 50).get_page(
-                params.get("page")
-            ),
+            "page": paginate(request, devices.order_by("customer__name", "name", "pk")),
             "customers": customers,
             "kinds": DeviceKind.choices,
             "params": params,
@@ -399,16 +384,6 @@ def device_list(request: HttpRequest) -> HttpResponse:
         },
         partial="vendors/partials/device_rows.html",
     )
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 @require_GET
