@@ -22,7 +22,7 @@ from portal.access import CHANGE
 from portal.htmx import render_page
 from portal.models import Customer
 from portal.validators import parse_uuid
-from portal.views import paginate
+from portal.views import audited_delete, paginate
 
 
 def _customers(request: HttpRequest) -> Any:
@@ -184,8 +184,6 @@ def monitor_pause(request: HttpRequest, public_id: str) -> HttpResponse:
 def monitor_delete(request: HttpRequest, public_id: str) -> HttpResponse:
     monitor = access.get_visible_or_404(request.user, Monitor, public_id=public_id)
     access.require(request.user, CHANGE, monitor)
-    with transaction.atomic():
-        audit.record(request.user, "monitor.delete", monitor, request=request)
-        monitor.delete()
-    messages.success(request, f"Monitor “{monitor.name}” deleted.")
-    return redirect("monitor_list")
+    return audited_delete(
+        request, monitor, done="monitor_list", kept=redirect("monitor_detail", public_id=public_id)
+    )

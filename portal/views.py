@@ -68,6 +68,28 @@ def in_organization(view: View) -> View:
     return wrapper
 
 
+def audited_delete(
+    request: HttpRequest,
+    obj: Any,
+    *,
+    done: str,
+    kept: HttpResponse,
+    protected: str = "It still has things attached; remove them first.",
+) -> HttpResponse:
+    """Delete `obj` (the caller has checked CHANGE) with its audit event in one transaction.
+    When other rows protect it, nothing changes and the user is told why."""
+    label = f"{obj._meta.verbose_name.capitalize()} “{obj}”"
+    try:
+        with transaction.atomic():
+            audit.record(request.user, f"{obj._meta.model_name}.delete", obj, request=request)
+            obj.delete()
+    except ProtectedError:
+        messages.error(request, f"{label} was not deleted: {protected}")
+        return kept
+    messages.success(request, f"{label} deleted.")
+    return redirect(done)
+
+
 def paginate(request: HttpRequest, items: Any, per_page: int = 50) -> Any:
     return Paginator(items, per_page).get_page(request.GET.get("page"))
 
@@ -239,16 +261,13 @@ def customer_edit(request: HttpRequest, public_id: str) -> HttpResponse:
 def customer_delete(request: HttpRequest, public_id: str) -> HttpResponse:
     customer = access.get_visible_or_404(request.user, Customer, public_id=public_id)
     access.require(request.user, CHANGE, customer)
-    name = str(customer)
-    try:
-        with transaction.atomic():
-            audit.record(request.user, "customer.delete", customer, request=request)
-            customer.delete()
-    except ProtectedError:
-        messages.error(request, f"“{name}” still has things attached; remove them first.")
-        return redirect("customer_detail", public_id=public_id)
-    messages.success(request, f"Customer “{name}” deleted.")
-    return redirect("customer_list")
+    return audited_delete(
+        request,
+        customer,
+        done="customer_list",
+        kept=redirect("customer_detail", public_id=public_id),
+        protected="its devices and monitors must go first.",
+    )
 
 
 @require_POST

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import ProtectedError, Q
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -26,7 +26,7 @@ from portal.access import CHANGE, VIEW
 from portal.htmx import render_page
 from portal.models import Customer
 from portal.validators import parse_uuid
-from portal.views import in_organization, paginate, staff_page
+from portal.views import audited_delete, in_organization, paginate, staff_page
 from vendors import importing
 from vendors.adapters import for_credential
 from vendors.adapters.base import VendorError
@@ -158,15 +158,13 @@ def credential_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def credential_delete(request: HttpRequest, pk: int) -> HttpResponse:
     credential = access.get_visible_or_404(request.user, Credential, pk=pk)
     access.require(request.user, CHANGE, credential)
-    try:
-        with transaction.atomic():
-            audit.record(request.user, "credential.delete", credential, request=request)
-            credential.delete()
-    except ProtectedError:
-        messages.error(request, "Devices still use this credential; move or delete them first.")
-        return redirect("credential_detail", pk=pk)
-    messages.success(request, f"Credential “{credential.name}” deleted.")
-    return redirect("credential_list")
+    return audited_delete(
+        request,
+        credential,
+        done="credential_list",
+        kept=redirect("credential_detail", pk=pk),
+        protected="devices still use it; move or delete them first.",
+    )
 
 
 @require_POST
@@ -454,15 +452,13 @@ def device_edit(request: HttpRequest, public_id: str) -> HttpResponse:
 def device_delete(request: HttpRequest, public_id: str) -> HttpResponse:
     device = access.get_visible_or_404(request.user, Device, public_id=public_id)
     access.require(request.user, CHANGE, device)
-    try:
-        with transaction.atomic():
-            audit.record(request.user, "device.delete", device, request=request)
-            device.delete()
-    except ProtectedError:
-        messages.error(request, "This device still has history attached.")
-        return redirect("device_detail", public_id=public_id)
-    messages.success(request, f"Device “{device.name}” deleted.")
-    return redirect("device_list")
+    return audited_delete(
+        request,
+        device,
+        done="device_list",
+        kept=redirect("device_detail", public_id=public_id),
+        protected="it still has history attached.",
+    )
 
 
 @login_required
