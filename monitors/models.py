@@ -161,6 +161,18 @@ class Monitor(models.Model):
     def count(self) -> int:
         return int((self.config or {}).get("count", DEFAULT_CONFIG["count"]))
 
+    def status_changeable_by(self, actor: Any) -> bool:
+        """Who may pause, resume or put into maintenance: whoever may change the monitor, and
+        also read-only members of its organization (the seed lets read-only users PATCH
+        `status`); not customer users, supporters or API keys without write rights."""
+        from portal import access
+
+        if access.can(actor, access.CHANGE, self):
+            return True
+        return not hasattr(actor, "api_key") and (
+            access.scope_of(actor).role_in(self.organization_id) is not None
+        )
+
     def checks_at(self, location: Location) -> bool:
         codes = self.allowed_check_country_codes
         return not codes or location.country in codes

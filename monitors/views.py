@@ -19,7 +19,7 @@ from monitors.forms import MonitorForm
 from monitors.models import CheckResult, Health, Monitor, MonitorStatus
 from portal import access, audit
 from portal.access import CHANGE
-from portal.htmx import render_page
+from portal.htmx import render_form, render_page
 from portal.models import Customer
 from portal.validators import parse_uuid
 from portal.views import audited_delete, paginate
@@ -88,11 +88,7 @@ def monitor_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "recent": recent[:20],
         "chart": latency_svg(recent[::-1]),
         "may_change": access.can(request.user, CHANGE, monitor),
-        "may_pause": access.can(request.user, CHANGE, monitor)
-        or (
-            not hasattr(request.user, "api_key")
-            and access.scope_of(request.user).role_in(monitor.organization_id) is not None
-        ),
+        "may_pause": monitor.status_changeable_by(request.user),
     }
     return render_page(
         request,
@@ -121,12 +117,7 @@ def monitor_create(request: HttpRequest) -> HttpResponse:
             )
         messages.success(request, f"Monitor “{monitor.name}” created; its first check runs now.")
         return redirect("monitor_detail", public_id=monitor.public_id)
-    return render_page(
-        request,
-        "monitors/monitor_form.html",
-        {"form": form, "monitor": None},
-        status=400 if form.errors else 200,
-    )
+    return render_form(request, "monitors/monitor_form.html", {"form": form, "monitor": None})
 
 
 @login_required
@@ -147,12 +138,7 @@ def monitor_edit(request: HttpRequest, public_id: str) -> HttpResponse:
             audit.record(request.user, "monitor.update", monitor, request=request)
         messages.success(request, "Monitor saved.")
         return redirect("monitor_detail", public_id=monitor.public_id)
-    return render_page(
-        request,
-        "monitors/monitor_form.html",
-        {"form": form, "monitor": monitor},
-        status=400 if form.errors else 200,
-    )
+    return render_form(request, "monitors/monitor_form.html", {"form": form, "monitor": monitor})
 
 
 @require_POST
@@ -160,11 +146,7 @@ def monitor_edit(request: HttpRequest, public_id: str) -> HttpResponse:
 def monitor_pause(request: HttpRequest, public_id: str) -> HttpResponse:
     """Pause or resume. Read-only members may do this too (the API lets them PATCH status)."""
     monitor = access.get_visible_or_404(request.user, Monitor, public_id=public_id)
-    scope = access.scope_of(request.user)
-    if not (
-        access.can(request.user, CHANGE, monitor)
-        or scope.role_in(monitor.organization_id) is not None
-    ):
+    if not monitor.status_changeable_by(request.user):
         raise PermissionDenied("You may not pause this monitor.")
     resume = monitor.status == MonitorStatus.DISABLED
     monitor.status = MonitorStatus.ACTIVE if resume else MonitorStatus.DISABLED

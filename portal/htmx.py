@@ -23,3 +23,9 @@ def render_page(
     response = render(request, name, context, status=status)
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+def render_form(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """A page around `context["form"]`: 400 when the form was refused, so clients (and tests)
+    see the refusal in the status, not only in the page."""
+    return render_page(request, template, context, status=400 if context["form"].errors else 200)

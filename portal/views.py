@@ -29,7 +29,7 @@ from portal.forms import (
     NewUserFields,
     RoleForm,
 )
-from portal.htmx import render_page
+from portal.htmx import render_form, render_page
 from portal.middleware import SESSION_KEY
 from portal.models import ApiKey, AuditEvent, Customer, CustomerAccess, Membership
 from portal.roles import Role
@@ -228,12 +228,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
             audit.record(request.user, "customer.create", customer, request=request)
         messages.success(request, f"Customer “{customer}” created.")
         return redirect("customer_detail", public_id=customer.public_id)
-    return render_page(
-        request,
-        "portal/customer_form.html",
-        {"form": form, "customer": None},
-        status=400 if form.errors else 200,
-    )
+    return render_form(request, "portal/customer_form.html", {"form": form, "customer": None})
 
 
 @login_required
@@ -248,12 +243,7 @@ def customer_edit(request: HttpRequest, public_id: str) -> HttpResponse:
             audit.record(request.user, "customer.update", customer, request=request, **changed)
         messages.success(request, "Customer saved.")
         return redirect("customer_detail", public_id=customer.public_id)
-    return render_page(
-        request,
-        "portal/customer_form.html",
-        {"form": form, "customer": customer},
-        status=400 if form.errors else 200,
-    )
+    return render_form(request, "portal/customer_form.html", {"form": form, "customer": customer})
 
 
 @require_POST

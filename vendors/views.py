@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal import access, audit
 from portal.access import CHANGE, VIEW
-from portal.htmx import render_page
+from portal.htmx import render_form, render_page
 from portal.models import Customer
 from portal.validators import parse_uuid
 from portal.views import audited_delete, in_organization, paginate, staff_page
@@ -89,11 +89,10 @@ def credential_create(request: HttpRequest) -> HttpResponse:
         if token:
             return _show_webhook(request, credential, token)
         return redirect("credential_detail", pk=credential.pk)
-    return render_page(
+    return render_form(
         request,
         "vendors/credential_form.html",
         {"form": form, "vendor": Vendor(vendor), "credential": None},
-        status=400 if form.errors else 200,
     )
 
 
@@ -145,11 +144,10 @@ def credential_edit(request: HttpRequest, pk: int) -> HttpResponse:
             )
         messages.success(request, "Credential saved.")
         return redirect("credential_detail", pk=credential.pk)
-    return render_page(
+    return render_form(
         request,
         "vendors/credential_form.html",
         {"form": form, "vendor": Vendor(credential.vendor), "credential": credential},
-        status=400 if form.errors else 200,
     )
 
 
@@ -413,12 +411,7 @@ def device_create(request: HttpRequest) -> HttpResponse:
             audit.record(request.user, "device.create", device, request=request, kind=device.kind)
         messages.success(request, f"Device “{device.name}” added.")
         return redirect("device_detail", public_id=device.public_id)
-    return render_page(
-        request,
-        "vendors/device_form.html",
-        {"form": form, "device": None},
-        status=400 if form.errors else 200,
-    )
+    return render_form(request, "vendors/device_form.html", {"form": form, "device": None})
 
 
 @login_required
@@ -439,12 +432,7 @@ def device_edit(request: HttpRequest, public_id: str) -> HttpResponse:
             )
         messages.success(request, "Device saved.")
         return redirect("device_detail", public_id=device.public_id)
-    return render_page(
-        request,
-        "vendors/device_form.html",
-        {"form": form, "device": device},
-        status=400 if form.errors else 200,
-    )
+    return render_form(request, "vendors/device_form.html", {"form": form, "device": device})
 
 
 @require_POST
@@ -495,6 +483,4 @@ def device_import(request: HttpRequest) -> HttpResponse:
         return render_page(
             request, "vendors/device_import.html", context, status=200 if result.ok else 400
         )
-    return render_page(
-        request, "vendors/device_import.html", context, status=400 if form.errors else 200
-    )
+    return render_form(request, "vendors/device_import.html", context)

@@ -21,7 +21,6 @@ from portal import access, audit
 from portal.api.exceptions import ApiError
 from portal.api.pagination import PagePagination
 from portal.models import Customer
-from portal.roles import Role
 
 SEED_EXAMPLE = {
     "customerId": "6764e84f-f02a-43e6-a46d-cecaec556723",
@@ -177,16 +176,12 @@ class MonitorDetailView(MonitorAPIView):
         monitor = self._monitor(request, public_id)
         data = body_of(request)
         if not access.can(request.user, access.CHANGE, monitor):
-            scope = access.scope_of(request.user)
-            read_only_member = (
-                not hasattr(request.user, "api_key")
-                and scope.role_in(monitor.organization_id) == Role.READONLY
-            )
-            if not (read_only_member and set(data) <= {"status"}):
+            status_only = monitor.status_changeable_by(request.user)
+            if not (status_only and set(data) <= {"status"}):
                 raise ApiError(
                     403,
                     "Forbidden: read-only users may change only the status"
-                    if read_only_member
+                    if status_only
                     else "Forbidden",
                 )
         if "customerId" in data:
