@@ -113,6 +113,34 @@ def monitors_checked(seconds: float = 90) -> str:
     sys.exit(f"demo monitors not all checked within {seconds:g} s: {body}")
 
 
+def meraki_ping_from_the_page(seconds: float = 60) -> str:
+    """An operator pings the demo's Meraki device from its page: the web queues the job, a
+    django-q2 worker runs it through the simulator (which calls back), the panel shows it."""
+    opener, _, csrf = session("operator")
+    devices = json.loads(opener.open(f"{BASE}/api/devices?kind=meraki_device", timeout=10).read())
+    device = devices["items"][0]["publicId"]
+    headers = {"X-CSRFToken": csrf, "HX-Request": "true", "Referer": f"{BASE}/"}
+    body = urllib.parse.urlencode({"target": "127.0.0.1", "count": "2"}).encode()
+    request = urllib.request.Request(f"{BASE}/devices/{device}/pings/", data=body, headers=headers)
+    panel = opener.open(request, timeout=30).read().decode()
+    job = re.search(r'id="ping-([0-9a-f-]{36})"', panel)
+    if job is None:
+        sys.exit(f"the ping was not launched: {panel[:2000]}")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if "Received / sent" in panel:
+            rtt = re.search(
+                r"([\d.]+ / [\d.]+ / [\d.]+)</span><span class=\"stat-label\">RTT", panel
+            )
+            return f"complete, RTT min/avg/max {rtt.group(1) if rtt else '?'} ms"
+        if "Failed:" in panel or "Timed out:" in panel:
+            sys.exit(f"the demo Meraki ping did not succeed: {panel[:2000]}")
+        time.sleep(0.5)
+        request = urllib.request.Request(f"{BASE}/pings/{job.group(1)}/", headers=headers)
+        panel = opener.open(request, timeout=10).read().decode()
+    sys.exit(f"the demo Meraki ping did not end within {seconds:g} s: {panel[:2000]}")
+
+
 def descendants(root: int) -> dict[int, str]:
     """Every process under `root` (pid → command line), read from ps."""
     out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
@@ -156,6 +184,7 @@ def main() -> None:
                 sys.exit(f"{user} landed on {landed}, expected {pattern}")
         print("Simotel demo credential:", simotel_round_trip())
         print("Demo monitors:", monitors_checked())
+        print("Meraki ping from the device page:", meraki_ping_from_the_page())
     finally:
         # One Ctrl-C to the foreground process group, as a terminal would send it.
         os.killpg(proc.pid, signal.SIGINT)

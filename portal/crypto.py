@@ -47,3 +47,14 @@ def decrypt_json(token: str) -> dict[str, Any]:
 def rotate(token: str) -> str:
     """Re-encrypt with the newest key (no-op in meaning; changes only the key used)."""
     return fernet().rotate(token.encode()).decode() if token else token
+
+
+# Columns holding encrypt_json() values, as "app_label.Model.field", registered by each app in
+# its AppConfig.ready(), so that `manage.py rotate_secrets` finds them all without knowing the
+# apps (dependencies point one way: portal uses none of them).
+ENCRYPTED_FIELDS: list[str] = []
+
+
+def register_encrypted_field(label: str) -> None:
+    if label not in ENCRYPTED_FIELDS:
+        ENCRYPTED_FIELDS.append(label)

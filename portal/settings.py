@@ -241,6 +241,9 @@ API_KEY_LAST_USED_RESOLUTION_SECONDS = 60  # write last_used_at at most once a m
 # --- Vendors ------------------------------------------------------------------------------
 # Where vendors reach the portal (Meraki callbacks, the Simotel webhook): its public base URL.
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Ask Meraki to call back when a job ends (it must reach PORTAL_BASE_URL); polling stays the
+# fallback. On for the demo, whose simulator calls back on loopback.
+MERAKI_CALLBACKS = env.bool("MERAKI_CALLBACKS", default=DEBUG and not TESTING)
 VENDOR_SIMULATOR_PORT = env.int("VENDOR_SIMULATOR_PORT", default=8090)
 VENDOR_SIMULATOR_URL = f"http://127.0.0.1:{VENDOR_SIMULATOR_PORT}"
 # The simulator's settings that the demo writes (e.g. where the Simotel webhook goes).

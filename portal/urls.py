@@ -41,6 +41,7 @@ urlpatterns = [
     path("audit/", views.audit_list, name="audit_list"),
     path("", include("vendors.urls")),
     path("", include("monitors.urls")),
+    path("", include("pings.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("portal.api.urls")),
 ]

@@ -71,6 +71,12 @@ class World:
     other_monitor: Any = None
     result_c1: Any = None
     other_result: Any = None
+    # pings
+    job_c1: Any = None
+    job_c2: Any = None
+    other_job: Any = None
+    batch: Any = None
+    other_batch: Any = None
 
     def client(self, actor: str) -> Client:
         """A test client acting as `actor`: logged in, carrying an API key, or anonymous."""
@@ -130,7 +136,50 @@ def make_world() -> World:
         world.keys[name], world.key_plaintexts[name] = key, plaintext
     _add_vendor_objects(world)
     _add_monitor_objects(world)
+    _add_ping_objects(world)
     return world
+
+
+def _add_ping_objects(world: World) -> None:
+    """Finished jobs (made directly, not run) and a bulk batch in each organization."""
+    from django.utils import timezone
+
+    from pings.models import PingBatch, PingJob, PingReply
+
+    def job(device: Any, batch: Any = None) -> PingJob:
+        now = timezone.now()
+        made = PingJob.objects.create(
+            organization_id=device.organization_id,
+            customer_id=device.customer_id,
+            device=device,
+            batch=batch,
+            vendor="local",
+            launched_by_label="operator",
+            via="page",
+            count=1,
+            status="complete",
+            created_at=now,
+            started_at=now,
+            finished_at=now,
+            deadline_at=now,
+            sent=1,
+            received=1,
+            loss_percent=0.0,
+            rtt_min=0.05,
+            rtt_avg=0.05,
+            rtt_max=0.05,
+            rtt_stddev=0.0,
+        )
+        PingReply.objects.create(job=made, sequence=1, rtt_ms=0.05, size=64)
+        return made
+
+    world.batch = PingBatch.objects.create(organization=world.org, launched_by_label="operator")
+    world.other_batch = PingBatch.objects.create(
+        organization=world.other_org, launched_by_label="outsider"
+    )
+    world.job_c1 = job(world.device_c1, world.batch)
+    world.job_c2 = job(world.device_c2)
+    world.other_job = job(world.other_device, world.other_batch)
 
 
 def _add_monitor_objects(world: World) -> None:

@@ -56,7 +56,8 @@ class Case:
 
 
 def spare_c2(w: World) -> Any:
-    """c2 without its device and monitor, so that deleting it is allowed (both protect it)."""
+    """c2 without its device, ping and monitor, so that deleting it is allowed (they protect it)."""
+    w.job_c2.delete()
     w.device_c2.delete()
     w.monitor_c2.delete()
     return w.c2.public_id
@@ -70,6 +71,14 @@ PAGES = "all=302"
 CRED = lambda w: {"pk": w.cred.pk}  # noqa: E731
 DEV1 = lambda w: {"public_id": w.device_c1.public_id}  # noqa: E731
 MON1 = lambda w: {"public_id": w.monitor_c1.public_id}  # noqa: E731
+JOB1 = lambda w: {"public_id": w.job_c1.public_id}  # noqa: E731
+SERIAL1 = lambda w: {"serial": str(w.device_c1.pk)}  # noqa: E731
+JOB1_API = lambda w: {"serial": str(w.device_c1.pk), "ping_id": str(w.job_c1.pk)}  # noqa: E731
+# Launching: read-only actors are refused up front (403), writers who cannot see the device
+# get its 404, and those who may ping get the job (201) or, on pages, its page (302).
+LAUNCH_API = (
+    "all=201 anon=401 viewer=403 customer=403 supporter=403 key_ro=403 outsider=404 key_other=404"
+)
 
 
 def MONITOR_FORM(w: World) -> dict[str, Any]:
@@ -531,6 +540,132 @@ CASES: list[Case] = [
         kwargs=MON1,
         json=True,
     ),
+    # --- pings: pages ----------------------------------------------------------------------
+    Case("device_pings", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=DEV1),
+    Case(
+        "device_pings",
+        "GET",
+        expect(f"{PAGES} users=200 outsider=404 customer=404"),
+        kwargs=lambda w: {"public_id": w.device_c2.public_id},
+        label="unbound-customer",
+    ),
+    Case(
+        "device_pings",
+        "POST",
+        expect(f"{PAGES} users=403 admin=302 operator=302 superuser=302 outsider=404 customer=403"),
+        kwargs=DEV1,
+        data=lambda w: {"count": 1},
+    ),
+    Case("ping_history", "GET", expect(f"{PAGES} users=200")),
+    Case("ping_history_csv", "GET", expect(f"{PAGES} users=200")),
+    Case(
+        "ping_bulk",
+        "POST",
+        expect(f"{PAGES} users=403 admin=302 operator=302 superuser=302 outsider=400"),
+        data=lambda w: {"devices": [str(w.device_c1.public_id)]},
+    ),
+    # A batch belongs to the organization, not to a customer: customer users never see one.
+    Case(
+        "ping_batch",
+        "GET",
+        expect(f"{PAGES} users=200 outsider=404 customer=404"),
+        kwargs=lambda w: {"public_id": w.batch.public_id},
+    ),
+    Case("ping_detail", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=JOB1),
+    Case(
+        "ping_detail",
+        "GET",
+        expect(f"{PAGES} users=200 outsider=404 customer=404"),
+        kwargs=lambda w: {"public_id": w.job_c2.public_id},
+        label="unbound-customer",
+    ),
+    Case(
+        "ping_detail",
+        "GET",
+        expect(f"{PAGES} users=404 supporter=200 superuser=200 outsider=200"),
+        kwargs=lambda w: {"public_id": w.other_job.public_id},
+        label="other-org",
+    ),
+    # --- pings: the Meraki-dialect API -------------------------------------------------------
+    Case("device-list", "GET", expect("all=200 anon=401"), json=True),
+    Case(
+        "device-detail",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404"),
+        kwargs=SERIAL1,
+        json=True,
+    ),
+    Case(
+        "device-detail",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404 customer=404 key_customer=404"),
+        kwargs=lambda w: {"serial": str(w.device_c2.pk)},
+        json=True,
+        label="unbound-customer",
+    ),
+    Case(
+        "live-tools-ping",
+        "POST",
+        expect(LAUNCH_API),
+        kwargs=SERIAL1,
+        data=lambda w: {"target": "127.0.0.1", "count": 1},
+        json=True,
+    ),
+    Case(
+        "live-tools-ping",
+        "POST",
+        expect(LAUNCH_API + " key_customer=404"),
+        kwargs=lambda w: {"serial": str(w.device_c2.pk)},
+        data=lambda w: {"target": "127.0.0.1", "count": 1},
+        json=True,
+        label="unbound-customer",
+    ),
+    Case(
+        "live-tools-ping-device",
+        "POST",
+        expect(LAUNCH_API),
+        kwargs=SERIAL1,
+        data=lambda w: {"count": 1},
+        json=True,
+    ),
+    Case(
+        "live-tools-ping-job",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404"),
+        kwargs=JOB1_API,
+        json=True,
+    ),
+    Case(
+        "live-tools-ping-device-job",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404"),
+        kwargs=JOB1_API,
+        json=True,
+    ),
+    Case("ping-list", "GET", expect("all=200 anon=401"), json=True),
+    # The device is named in the body: one that is not visible is a field error (400).
+    Case(
+        "ping-list",
+        "POST",
+        expect(LAUNCH_API + " outsider=400 key_other=400"),
+        data=lambda w: {"device": w.device_c1.pk, "count": 1},
+        json=True,
+    ),
+    Case(
+        "ping-detail",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404"),
+        kwargs=lambda w: {"ping_id": str(w.job_c1.pk)},
+        json=True,
+    ),
+    Case(
+        "ping-detail",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404 customer=404 key_customer=404"),
+        kwargs=lambda w: {"ping_id": str(w.job_c2.pk)},
+        json=True,
+        label="unbound-customer",
+    ),
     Case("credential-list", "GET", expect("all=200 anon=401"), json=True),
     Case(
         "credential-list",
@@ -616,6 +751,10 @@ def test_url_answers_each_actor_as_listed(world: World, case: Case, actor: str) 
             "api-not-found",
             "simotel_webhook",
             "meraki_callback",
+            "device-",
+            "live-tools-",
+            "ping-list",
+            "ping-detail",
         )
     ):
         assert response["Content-Type"].startswith("application/json")
@@ -709,6 +848,11 @@ ADMIN_RULES: dict[str, AdminRule] = {
         lambda w: w.result_c1, lambda w: w.other_result, delete="admin superuser"
     ),
     "monitors.location": AdminRule(None, None, view="superuser", add="superuser"),
+    # Records of what happened: nobody adds or edits them; admins may delete.
+    "pings.pingjob": AdminRule(lambda w: w.job_c1, lambda w: w.other_job, delete="admin superuser"),
+    "pings.pingbatch": AdminRule(
+        lambda w: w.batch, lambda w: w.other_batch, delete="admin superuser"
+    ),
     # Outside the tenancy: superusers only. Nothing is created, so object pages are 404s.
     "vendors.ratebucket": AdminRule(None, None, view="superuser", add="superuser"),
     "auth.group": AdminRule(None, None, view="superuser", add="superuser"),

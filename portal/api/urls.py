@@ -29,6 +29,7 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     *router.urls,
     path("", include("monitors.api.urls")),
+    path("", include("pings.api.urls")),
     # Anything else under /api/ is a JSON 404, in DEBUG too (Django's debug 404 is HTML).
     re_path(r"^.*$", api_not_found, name="api-not-found"),
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from icmplib import ICMPRequest, ICMPv4Socket, ICMPv6Socket, is_ipv6_address
@@ -50,7 +51,10 @@ def ping_host(
     timeout: float = 2.0,
     payload_size: int = 56,
     source: str = "portal",
+    on_reply: Callable[[Reply], None] | None = None,
 ) -> PingOutcome:
+    """Ping `host`; `on_reply` sees each echo (answered or lost) as soon as it is known, so a
+    page can show replies while the ping runs."""
     if not 1 <= count <= MAX_COUNT:
         raise ValueError(f"count must be 1 to {MAX_COUNT}")
     address = resolve(host)
@@ -71,14 +75,16 @@ def ping_host(
                     reply.raise_for_status()
                 except (TimeoutExceeded, ICMPError):
                     replies.append(Reply(sequence=sequence, rtt_ms=None, size=payload_size))
-                    continue
-                replies.append(
-                    Reply(
-                        sequence=sequence,
-                        rtt_ms=round((reply.time - request.time) * 1000, 3),
-                        size=reply.bytes_received,
+                else:
+                    replies.append(
+                        Reply(
+                            sequence=sequence,
+                            rtt_ms=round((reply.time - request.time) * 1000, 3),
+                            size=reply.bytes_received,
+                        )
                     )
-                )
+                if on_reply is not None:
+                    on_reply(replies[-1])
     except SocketPermissionError as exc:
         raise VendorRefused(
             "No permission to send ICMP: run as root, grant CAP_NET_RAW, or "
@@ -104,4 +110,5 @@ class LocalIcmpAdapter(Adapter):
             interval=options.get("interval", 1.0),
             timeout=options.get("timeout", 2.0),
             payload_size=options.get("payload_size", 56),
+            on_reply=options.get("on_reply"),
         )

@@ -245,8 +245,11 @@ class MerakiAdapter(Adapter):
         count = 5 if count is None else count
         deadline = options.get("deadline_seconds", 60.0)
         base = options.get("callback_base_url")
+        # Tells the caller Meraki's pingId as soon as the job exists (support can look it up).
+        on_started = options.get("on_started") or (lambda ping_id: None)
         if not base:
             job = self.start(device.serial, target=target, count=count)
+            on_started(str(job["pingId"]))
             if job.get("status") == "failed" or (
                 job.get("status") == "complete" and job.get("results")
             ):
@@ -267,6 +270,7 @@ class MerakiAdapter(Adapter):
             },
         )
         MerakiCallback.objects.filter(pk=row.pk).update(ping_id=job["pingId"])
+        on_started(str(job["pingId"]))
         return self.wait(
             device.serial,
             job["pingId"],

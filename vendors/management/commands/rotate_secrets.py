@@ -2,25 +2,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from portal import audit, crypto
-from vendors.models import Credential
 
 
 class Command(BaseCommand):
     help = "Re-encrypt every stored secret with the newest key in SECRETS_ENCRYPTION_KEYS."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        count = 0
+        counts: dict[str, int] = {}
         with transaction.atomic():
-            for credential in Credential.objects.select_for_update().exclude(secrets_encrypted=""):
-                credential.secrets_encrypted = crypto.rotate(credential.secrets_encrypted)
-                credential.save(update_fields=["secrets_encrypted"])
-                count += 1
-            audit.record("manage.py rotate_secrets", "secrets.rotate", credentials=count)
+            for label in crypto.ENCRYPTED_FIELDS:
+                app_label, model_name, field = label.split(".")
+                model = apps.get_model(app_label, model_name)
+                rows = model.objects.select_for_update().exclude(**{field: ""}).only("pk", field)
+                counts[label] = 0
+                for row in rows.iterator(chunk_size=500):
+                    setattr(row, field, crypto.rotate(getattr(row, field)))
+                    row.save(update_fields=[field])
+                    counts[label] += 1
+            audit.record(
+                "manage.py rotate_secrets",
+                "secrets.rotate",
+                credentials=counts.get("vendors.Credential.secrets_encrypted", 0),
+                rows=counts,
+            )
+        done = ", ".join(f"{n} in {label}" for label, n in counts.items())
         self.stdout.write(
-            f"Re-encrypted the secrets of {count} credential(s) with the newest "
-            "key; older keys can now be removed."
+            f"Re-encrypted {done} with the newest key; older keys can now be removed."
         )

@@ -1,0 +1,271 @@
+"""Ping pages: launch from a device, follow a job live, bulk launches, history and CSV."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from pings import history, launching
+from pings.charts import replies_svg
+from pings.forms import HistoryFilterForm, PingForm
+from pings.models import PingBatch, PingJob, Via
+from portal import access, audit
+from portal.access import CHANGE
+from portal.htmx import render_page
+from portal.models import Customer
+from portal.validators import parse_uuid
+from vendors.models import Device
+
+RECENT = 10
+
+
+def _device(request: HttpRequest, public_id: Any) -> Device:
+    return access.get_visible_or_404(
+        request.user, Device.objects.select_related("customer", "credential"), public_id=public_id
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def device_pings(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A device's ping panel: the form (for those who may launch) and its recent pings. The
+    device page loads it with HTMX; a POST launches and answers with the live job panel."""
+    device = _device(request, public_id)
+    may_launch = access.can(request.user, CHANGE, device)
+    context: dict[str, Any] = {"device": device, "may_launch": may_launch}
+    status = 200
+    if request.method == "POST":
+        if not may_launch:
+            raise PermissionDenied("Your role may not launch pings.")
+        form = PingForm(request.POST, device=device)
+        if form.is_valid():
+            try:
+                job = launching.launch(
+                    request.user, device, form.options, via=Via.PAGE, request=request
+                )
+            except launching.RateLimited as exc:
+                form.add_error(None, str(exc))
+            else:
+                if not request.htmx:
+                    return redirect("ping_detail", public_id=job.public_id)
+                job.refresh_from_db()
+                launched = _job_context(job)
+                context.update(
+                    launched=job,
+                    launched_replies=launched["replies"],
+                    launched_chart=launched["chart"],
+                )
+                form = PingForm(device=device)
+        if form.errors:
+            # htmx swaps 422 (see base.html): the errors show next to the fields.
+            status = 422 if request.htmx else 400
+    else:
+        form = PingForm(device=device)
+    recent = device.ping_jobs.select_related("device", "customer").order_by("-id")
+    if "launched" in context:
+        recent = recent.exclude(pk=context["launched"].pk)
+    context.update(form=form, recent=recent[:RECENT])
+    return render_page(
+        request,
+        "pings/device_pings.html",
+        context,
+        partial="pings/partials/device_panel.html",
+        status=status,
+    )
+
+
+def _job_context(job: PingJob, *, staff: bool = True) -> dict[str, Any]:
+    replies = list(job.replies.all())
+    return {
+        "job": job,
+        "replies": replies,
+        "chart": replies_svg(replies),
+        "callback_log": list(job.callback_log.all()) if job.callback_url else [],
+        "show_raw": staff,
+    }
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    scope = access.scope_of(request.user)
+    return not scope.is_customer_only
+
+
+def _job_panel(request: HttpRequest, job: PingJob) -> HttpResponse:
+    return render_page(
+        request,
+        "pings/partials/job_panel.html",
+        _job_context(job, staff=_is_staff(request)),
+        partial="pings/partials/job_panel.html",
+    )
+
+
+@require_GET
+@login_required
+def ping_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    """One job; HTMX polls the panel part of it until the job ends."""
+    job = access.get_visible_or_404(
+        request.user,
+        PingJob.objects.select_related("device", "customer", "organization", "batch"),
+        public_id=public_id,
+    )
+    return render_page(
+        request,
+        "pings/ping_detail.html",
+        _job_context(job, staff=_is_staff(request)),
+        partial="pings/partials/job_panel.html",
+    )
+
+
+@require_POST
+@login_required
+def bulk_launch(request: HttpRequest) -> HttpResponse:
+    """Ping every selected device once with its vendor's defaults, as one batch."""
+    if not access.may_write_anything(request.user):
+        raise PermissionDenied("Your role may not launch pings.")
+    ids = request.POST.getlist("devices")
+    wanted = [parse_uuid(i) for i in ids]
+    if not ids or len(ids) > 200 or None in wanted:
+        return _bulk_refused(request, "Pick 1 to 200 devices from the list.")
+    devices = list(
+        access.visible(request.user, Device)
+        .filter(public_id__in=wanted)
+        .select_related("customer", "credential")
+    )
+    if len(devices) != len(set(wanted)):
+        return _bulk_refused(request, "Some of the selected devices do not exist (any more).")
+    for device in devices:
+        access.require(request.user, CHANGE, device)
+    organizations = {d.organization_id for d in devices}
+    if len(organizations) != 1:
+        return _bulk_refused(request, "Pick devices of one organization at a time.")
+    batch = PingBatch.objects.create(
+        organization_id=organizations.pop(),
+        launched_by=request.user,
+        launched_by_label=audit.actor_label(request.user)[:150],
+    )
+    limited = []
+    for device in devices:
+        try:
+            launching.launch(
+                request.user,
+                device,
+                launching.clean_options(device, {}),
+                via=Via.BULK,
+                request=request,
+                batch=batch,
+            )
+        except launching.RateLimited:
+            limited.append(device.name)
+    if limited:
+        messages.warning(
+            request,
+            f"Not pinged, rate limited (1 per 5 s, burst 5): {', '.join(sorted(limited))}.",
+        )
+    return redirect("ping_batch", public_id=batch.public_id)
+
+
+def _bulk_refused(request: HttpRequest, message: str) -> HttpResponse:
+    """A refused bulk launch changes nothing; the status says so and the page explains."""
+    return render_page(request, "pings/bulk_refused.html", {"message": message}, status=400)
+
+
+@require_GET
+@login_required
+def batch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    batch = access.get_visible_or_404(request.user, PingBatch, public_id=public_id)
+    jobs = list(
+        access.visible(request.user, PingJob)
+        .filter(batch=batch)
+        .select_related("device", "customer")
+        .order_by("device__name", "pk")
+    )
+    counts = {s: sum(1 for j in jobs if j.status == s) for s in ("queued", "running")}
+    done = len(jobs) - counts["queued"] - counts["running"]
+    return render_page(
+        request,
+        "pings/batch_detail.html",
+        {
+            "batch": batch,
+            "jobs": jobs,
+            "done": done,
+            "active": done < len(jobs),
+            "ok": sum(1 for j in jobs if j.status == "complete"),
+            "percent": int(100 * done / len(jobs)) if jobs else 100,
+        },
+        partial="pings/partials/batch_progress.html",
+    )
+
+
+def _history_scope(request: HttpRequest) -> Any:
+    scope = access.scope_of(request.user)
+    return None if scope.is_customer_only else request.organization
+
+
+@require_GET
+@login_required
+def history_page(request: HttpRequest) -> HttpResponse:
+    form = HistoryFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    jobs = history_filtered(request, filters)
+    before = _cursor(request.GET.get("before"))
+    after = _cursor(request.GET.get("after"))
+    result = history.page(jobs, before, after)
+    organization = _history_scope(request)
+    customers = access.visible(request.user, Customer)
+    if organization is not None:
+        customers = customers.filter(organization=organization)
+    return render_page(
+        request,
+        "pings/history.html",
+        {
+            "form": form,
+            "page": result,
+            "customers": customers.order_by("name"),
+            "params": request.GET,
+        },
+        partial="pings/partials/history_rows.html",
+        status=200 if not form.errors else 400,
+    )
+
+
+def history_filtered(request: HttpRequest, filters: dict[str, Any]) -> Any:
+    return history.filtered(request.user, filters, _history_scope(request))
+
+
+def _cursor(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 19 else None
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@login_required
+def history_csv(request: HttpRequest) -> HttpResponse:
+    """Exactly the rows the history shows for the same filters, every page of them."""
+    form = HistoryFilterForm(request.GET or None)
+    if request.GET and not form.is_valid():
+        return HttpResponse(
+            "Invalid filters: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    filters = form.cleaned_data if request.GET else {}
+    writer = csv.writer(_Echo())
+    rows = history.csv_rows(history_filtered(request, filters))
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="pings-{stamp}.csv"'
+    return response
