@@ -244,6 +244,9 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rs
 # Ask Meraki to call back when a job ends (it must reach PORTAL_BASE_URL); polling stays the
 # fallback. On for the demo, whose simulator calls back on loopback.
 MERAKI_CALLBACKS = env.bool("MERAKI_CALLBACKS", default=DEBUG and not TESTING)
+# Callers' ping callbacks may reach loopback and private networks only when this is on (the
+# demo and tests deliver to 127.0.0.1); off in production, so the API cannot probe them.
+PING_CALLBACKS_TO_PRIVATE_NETWORKS = env.bool("PING_CALLBACKS_TO_PRIVATE_NETWORKS", default=DEBUG)
 VENDOR_SIMULATOR_PORT = env.int("VENDOR_SIMULATOR_PORT", default=8090)
 VENDOR_SIMULATOR_URL = f"http://127.0.0.1:{VENDOR_SIMULATOR_PORT}"
 # The simulator's settings that the demo writes (e.g. where the Simotel webhook goes).

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from pings import tasks
+from pings import callbacks, tasks
 from pings.models import CallbackAttempt, CallbackStatus, PingJob, Status
 from portal.models import AuditEvent
 from tests.conftest import World
@@ -373,15 +373,15 @@ def test_a_failed_callback_is_retried_with_backoff_and_recorded(world, signing_r
     job = PingJob.objects.get(pk=int(body["pingId"]))
     assert job.callback_status == CallbackStatus.RETRYING and job.callback_attempts == 1
     first_wait = job.callback_next_at - timezone.now()
-    assert timedelta(seconds=20) < first_wait <= timedelta(seconds=tasks.CALLBACK_BACKOFF[0])
-    assert tasks.deliver_due_callbacks() == 0  # not due yet
-    later = timezone.now() + timedelta(seconds=tasks.CALLBACK_BACKOFF[0] + 1)
-    assert tasks.deliver_due_callbacks(now=later) == 1
+    assert timedelta(seconds=20) < first_wait <= timedelta(seconds=callbacks.CALLBACK_BACKOFF[0])
+    assert callbacks.deliver_due_callbacks() == 0  # not due yet
+    later = timezone.now() + timedelta(seconds=callbacks.CALLBACK_BACKOFF[0] + 1)
+    assert callbacks.deliver_due_callbacks(now=later) == 1
     job.refresh_from_db()
     assert job.callback_status == CallbackStatus.RETRYING and job.callback_attempts == 2
-    assert job.callback_next_at - timezone.now() > timedelta(seconds=tasks.CALLBACK_BACKOFF[0])
-    much_later = timezone.now() + timedelta(seconds=tasks.CALLBACK_BACKOFF[1] + 1)
-    assert tasks.deliver_due_callbacks(now=much_later) == 1
+    assert job.callback_next_at - timezone.now() > timedelta(seconds=callbacks.CALLBACK_BACKOFF[0])
+    much_later = timezone.now() + timedelta(seconds=callbacks.CALLBACK_BACKOFF[1] + 1)
+    assert callbacks.deliver_due_callbacks(now=much_later) == 1
     job.refresh_from_db()
     assert job.callback_status == CallbackStatus.DELIVERED and job.callback_attempts == 3
     attempts = list(job.callback_log.values_list("number", "ok", "status_code"))
@@ -395,14 +395,14 @@ def test_the_portal_gives_up_after_the_last_retry(world):
     # Port 9 on loopback: nothing listens, every attempt fails at once.
     body = launch_with_callback(world, "http://127.0.0.1:9/hook")
     job = PingJob.objects.get(pk=int(body["pingId"]))
-    for _ in tasks.CALLBACK_BACKOFF:
+    for _ in callbacks.CALLBACK_BACKOFF:
         PingJob.objects.filter(pk=job.pk).update(callback_next_at=timezone.now())
-        tasks.deliver_due_callbacks()
+        callbacks.deliver_due_callbacks()
     job.refresh_from_db()
     assert job.callback_status == CallbackStatus.FAILED
-    assert job.callback_attempts == len(tasks.CALLBACK_BACKOFF) + 1
+    assert job.callback_attempts == len(callbacks.CALLBACK_BACKOFF) + 1
     assert all("Could not connect" in a.error for a in job.callback_log.all())
-    assert tasks.deliver_callback(job.pk) == "nothing to deliver"
+    assert callbacks.deliver_callback(job.pk) == "nothing to deliver"
 
 
 def test_a_timed_out_job_still_calls_back(world, signing_receiver, monkeypatch):
@@ -451,3 +451,24 @@ def test_the_callback_secret_is_encrypted_at_rest_and_dropped_once_delivered(
     tasks.run_job(held[0])
     assert receiver.accepted and receiver.accepted[0]["sharedSecret"] == SECRET
     assert stored_secret(body["pingId"]) == ""
+
+
+def test_callbacks_may_not_reach_private_networks_in_production(world, settings):
+    settings.PING_CALLBACKS_TO_PRIVATE_NETWORKS = False
+    for url in ("http://127.0.0.1:9/hook", "http://10.1.2.3/hook", "http://[::1]/hook"):
+        response = create(
+            world,
+            world.device_c1.pk,
+            {"target": "127.0.0.1", "callback": {"url": url, "sharedSecret": SECRET}},
+        )
+        assert response.status_code == 400, url
+        assert "private or local network" in response.json()["fieldErrors"]["callback.url"][0]
+    assert not new_jobs(world).exists()
+    # A job made while allowed is refused at delivery once the setting is off.
+    settings.PING_CALLBACKS_TO_PRIVATE_NETWORKS = True
+    body = launch_with_callback(world, "http://127.0.0.1:9/hook")
+    job = PingJob.objects.get(pk=int(body["pingId"]))
+    settings.PING_CALLBACKS_TO_PRIVATE_NETWORKS = False
+    PingJob.objects.filter(pk=job.pk).update(callback_next_at=timezone.now())
+    callbacks.deliver_due_callbacks()
+    assert "private or local network" in job.callback_log.latest("number").error

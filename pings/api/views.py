@@ -29,7 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pings import launching
+from pings import callbacks, launching
 from pings.api.serializers import device_json, job_json
 from pings.models import JobVendor, PingJob, Status, Via
 from portal import access
@@ -159,6 +159,30 @@ JOB_EXAMPLE = {
     "finishedAt": "2026-11-29T20:00:01.300000Z",
     "error": None,
 }
+DEVICE_EXAMPLE = {
+    "serial": "Q2AB-CDEF-0001",
+    "name": "Clinic MX68",
+    "model": "MX68",
+    "networkId": "N_sim",
+    "organizationId": "1",
+    "lanIp": None,
+    "mac": None,
+    "firmware": None,
+    "tags": [],
+    "address": "",
+    "lat": None,
+    "lng": None,
+    "notes": "",
+    "productType": "appliance",
+    "url": "https://portal.example.com/devices/7a1f6a52-2a47-4a8e-8f3c-2f4e7b1d9c10/",
+    "id": 3,
+    "publicId": "7a1f6a52-2a47-4a8e-8f3c-2f4e7b1d9c10",
+    "kind": "meraki_device",
+    "vendor": "meraki",
+    "iccid": None,
+    "customerId": "5d1c9e0a-6a8f-4c1f-b4f3-0e8a6b2d7c55",
+    "customerName": "Contoso",
+}
 ERROR_EXAMPLE = {
     "errors": ["count: Must be from 1 to 5."],
     "statusCode": 400,
@@ -198,6 +222,11 @@ def _callback(value: Any, errors: dict[str, Any]) -> tuple[str, str]:
         problems.update({k: [str(m) for m in v] for k, v in serializer.errors.items()})
     elif serializer.validated_data["url"].split(":", 1)[0].lower() not in ("http", "https"):
         problems["url"] = ["Must be an http or https URL."]
+    else:
+        try:
+            callbacks.check_destination(serializer.validated_data["url"])
+        except callbacks.Refused as exc:
+            problems["url"] = [str(exc)]
     if problems:
         errors["callback"] = problems
         return "", ""
@@ -308,6 +337,7 @@ class LiveToolsJobView(MerakiDialectView):
                 access.visible(request.user, PingJob)
                 .filter(pk=int(ping_id), device=device)
                 .select_related("device", "customer")
+                .prefetch_related("replies")
                 .first()
             )
         if job is None:
@@ -335,6 +365,13 @@ class DeviceListView(MerakiDialectView):
     @extend_schema(
         summary="List the devices the caller may see",
         operation_id="listDevices",
+        examples=[
+            OpenApiExample(
+                "A page",
+                value={"items": [DEVICE_EXAMPLE], "total": 1, "page": 1, "perPage": 50},
+                response_only=True,
+            )
+        ],
         parameters=[
             OpenApiParameter("customerId", str, description="Customer publicId or numeric id"),
             OpenApiParameter("kind", str, enum=DeviceKind.values),
@@ -371,24 +408,7 @@ class DeviceDetailView(MerakiDialectView):
         summary="Return a single device (Meraki's getDevice shape)",
         operation_id="getDevice",
         responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
-        examples=[
-            OpenApiExample(
-                "A Meraki device",
-                value={
-                    "serial": "Q2AB-CDEF-0001",
-                    "name": "Clinic MX68",
-                    "model": "MX68",
-                    "networkId": "N_sim",
-                    "organizationId": "1",
-                    "lanIp": None,
-                    "productType": "appliance",
-                    "id": 3,
-                    "kind": "meraki_device",
-                    "vendor": "meraki",
-                },
-                response_only=True,
-            )
-        ],
+        examples=[OpenApiExample("A Meraki device", value=DEVICE_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, serial: str) -> Response:
         return Response(device_json(resolve_device(request.user, serial)))
@@ -448,7 +468,11 @@ class PingListView(MerakiDialectView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
-        jobs = access.visible(request.user, PingJob).select_related("device", "customer")
+        jobs = (
+            access.visible(request.user, PingJob)
+            .select_related("device", "customer")
+            .prefetch_related("replies")
+        )
         if "customerId" in params:
             jobs = jobs.filter(customer=_customer(request, params["customerId"]))
         if device := params.get("device"):
@@ -528,6 +552,8 @@ class PingDetailView(MerakiDialectView):
         if not (ping_id.isdigit() and len(ping_id) < 19):
             raise ApiError(404, "Ping job not found")
         job = access.get_visible_or_404(
-            request.user, PingJob.objects.select_related("device", "customer"), pk=int(ping_id)
+            request.user,
+            PingJob.objects.select_related("device", "customer").prefetch_related("replies"),
+            pk=int(ping_id),
         )
         return Response(job_json(job))
