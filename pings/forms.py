@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from pings import launching
-from pings.models import JobVendor, Status, Via
+from pings.models import JobVendor, Status
 from vendors.models import Device, DeviceKind
 
 HELP = {
@@ -52,9 +52,15 @@ class PingForm(forms.Form):
             if kind is DeviceKind.HOST:
                 self.fields["count"].widget.attrs["placeholder"] = "4"
         if kind is DeviceKind.HOST:
-            self.fields["packet_size"].widget.attrs["placeholder"] = "56"
-            self.fields["interval"].widget.attrs.update(placeholder="1", step="0.1")
-            self.fields["timeout"].widget.attrs.update(placeholder="2", step="0.1")
+            for name, (low, high), placeholder in (
+                ("packet_size", launching.LOCAL_PACKET_SIZE, "56"),
+                ("interval", launching.LOCAL_INTERVAL, "1"),
+                ("timeout", launching.LOCAL_TIMEOUT, "2"),
+            ):
+                self.fields[name].widget.attrs.update(min=low, max=high, placeholder=placeholder)
+                self.fields[name].help_text = f"{low:g} to {high:g}"
+            self.fields["interval"].widget.attrs["step"] = "0.1"
+            self.fields["timeout"].widget.attrs["step"] = "0.1"
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -70,19 +76,34 @@ class PingForm(forms.Form):
 
 
 class HistoryFilterForm(forms.Form):
-    """The history's filters; the CSV export takes the same ones."""
+    """The history's filters; the CSV export takes the same ones. `who` picks a member or an
+    API key (matched by id, so the filter is an index lookup, not a text search)."""
 
     customer = forms.UUIDField(required=False)
-    device = forms.UUIDField(required=False)
-    vendor = forms.ChoiceField(required=False, choices=[("", "All vendors"), *JobVendor.choices])
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Status.choices])
-    via = forms.ChoiceField(required=False, choices=[("", "Any way"), *Via.choices])
-    who = forms.CharField(required=False, max_length=150)
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    device = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    vendor = forms.ChoiceField(
+        required=False, choices=[("", "All vendors"), *JobVendor.choices], label="Vendor"
+    )
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *Status.choices], label="Status"
+    )
+    who = forms.ChoiceField(required=False, label="Launched by")
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, launchers: list[tuple[str, str]] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if launchers is None:  # customer users: the organization's members are not theirs
+            del self.fields["who"]
+        else:
+            self.fields["who"].choices = [("", "Anyone"), *launchers]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
-            self.add_error("until", "Must not be before the start date.")
+            self.add_error("until", "Must not be before the “From” date.")
         return data

@@ -29,8 +29,11 @@ def filtered(actor: Any, filters: dict[str, Any], organization: Any = None) -> Q
     for name in ("vendor", "status", "via"):
         if filters.get(name):
             jobs = jobs.filter(**{name: filters[name]})
-    if filters.get("who"):
-        jobs = jobs.filter(launched_by_label__icontains=filters["who"])
+    kind, _, who = (filters.get("who") or "").partition(":")
+    if kind == "user" and who.isdigit():
+        jobs = jobs.filter(launched_by_id=int(who))
+    elif kind == "key" and who.isdigit():
+        jobs = jobs.filter(api_key_id=int(who))
     if filters.get("since"):
         jobs = jobs.filter(created_at__gte=_day_start(filters["since"]))
     if filters.get("until"):
@@ -49,18 +52,34 @@ class KeysetPage:
     older: int | None  # the `before` cursor for the next (older) page
 
 
+NEWEST_FIRST = ("-created_at", "-pk")
+
+
+def _beyond(jobs: QuerySet[PingJob], cursor: int, older: bool) -> QuerySet[PingJob]:
+    """Rows strictly older (or newer) than the job `cursor` in (created_at, id) order. Written
+    as a range on created_at plus a tie-break, so that the index range starts at the cursor
+    instead of filtering everything above it."""
+    at = PingJob.objects.filter(pk=cursor).values_list("created_at", flat=True).first()
+    if at is None:
+        return jobs.none()
+    if older:
+        return jobs.filter(created_at__lte=at).exclude(created_at=at, pk__gte=cursor)
+    return jobs.filter(created_at__gte=at).exclude(created_at=at, pk__lte=cursor)
+
+
 def page(jobs: QuerySet[PingJob], before: int | None, after: int | None) -> KeysetPage:
-    """Newest first, PAGE_SIZE at a time, by id: an index walk, never an OFFSET or a COUNT."""
+    """Newest first, PAGE_SIZE at a time: an index walk from the cursor, never an OFFSET or a
+    COUNT, so a page costs the same on the millionth row as on the first."""
     jobs = jobs.select_related("device", "customer")
     if after is not None:
-        rows = list(jobs.filter(pk__gt=after).order_by("pk")[: PAGE_SIZE + 1])
+        rows = list(_beyond(jobs, after, older=False).order_by("created_at", "pk")[: PAGE_SIZE + 1])
         more_newer = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE][::-1]
-        older = rows[-1].pk if rows and jobs.filter(pk__lt=rows[-1].pk).exists() else None
+        older = rows[-1].pk if rows and _beyond(jobs, rows[-1].pk, older=True).exists() else None
         return KeysetPage(rows, rows[0].pk if more_newer and rows else None, older)
     if before is not None:
-        jobs = jobs.filter(pk__lt=before)
-    rows = list(jobs.order_by("-pk")[: PAGE_SIZE + 1])
+        jobs = _beyond(jobs, before, older=True)
+    rows = list(jobs.order_by(*NEWEST_FIRST)[: PAGE_SIZE + 1])
     more_older = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     newer = rows[0].pk if before is not None and rows else None
@@ -115,7 +134,7 @@ def _is_number(text: str) -> bool:
 
 def csv_rows(jobs: QuerySet[PingJob]) -> Iterator[list[Any]]:
     yield CSV_COLUMNS
-    rows = jobs.select_related("device", "customer").order_by("-pk")
+    rows = jobs.select_related("device", "customer").order_by(*NEWEST_FIRST)
     for job in rows.iterator(chunk_size=2000):
         yield [
             _cell(v)

@@ -5,12 +5,13 @@ ping is validated, limited, audited and queued the same way whoever asks."""
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -140,7 +141,7 @@ def clean_options(device: Device, data: dict[str, Any], *, api: bool = False) ->
         if not errors:
             longest = (options.count or 4) * (options.interval or 1.0) + (options.timeout or 2.0)
             if longest > LOCAL_LONGEST:
-                errors["count"] = [
+                errors[NON_FIELD_ERRORS] = [
                     f"This ping would run up to {longest:g} s; keep count * interval + timeout "
                     f"under {LOCAL_LONGEST:g} s."
                 ]
@@ -152,6 +153,17 @@ def clean_options(device: Device, data: dict[str, Any], *, api: bool = False) ->
     if errors:
         raise ValidationError(errors)
     return options
+
+
+def has_token(device: Device) -> bool:
+    """Whether a launch would pass the device's limit now (without taking anything)."""
+    from vendors.models import RateBucket
+
+    row = RateBucket.objects.filter(key=f"ping-launch:device:{device.pk}").first()
+    if row is None:
+        return True
+    rate, burst = DEVICE_LIMIT
+    return min(float(burst), row.tokens + max(0.0, time.time() - row.updated) * rate) >= 1.0
 
 
 def take_token(device: Device) -> None:

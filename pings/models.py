@@ -62,6 +62,8 @@ class PingBatch(models.Model):
     )
     launched_by_label = models.CharField(max_length=150)
     created_at = models.DateTimeField(default=timezone.now)
+    # Names of selected devices that were not pinged (their rate limit was used up).
+    skipped = models.JSONField(default=list, blank=True)
 
     access_policy: ClassVar = AccessPolicy(organization="organization")
 
@@ -80,19 +82,36 @@ class PingJobQuerySet(models.QuerySet):
 
 class PingJob(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="ping_jobs")
-    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="ping_jobs")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="ping_jobs", db_index=False
+    )
+    # Lookups by device and customer use the history's composite indexes below.
+    device = models.ForeignKey(
+        Device, on_delete=models.PROTECT, related_name="ping_jobs", db_index=False
+    )
     batch = models.ForeignKey(
         PingBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
     )
     vendor = models.CharField(max_length=16, choices=JobVendor.choices)
     # Who and how. The label survives the user's or key's deletion.
     launched_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # covered by pingjob_by_user
     )
     api_key = models.ForeignKey(
-        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # covered by pingjob_by_key
     )
     launched_by_label = models.CharField(max_length=150)
     via = models.CharField(max_length=8, choices=Via.choices)
@@ -136,13 +155,21 @@ class PingJob(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # The history walks one of these newest first from a keyset cursor, whichever filter
+        # is set (pings/history.py); the sweep finds active jobs by deadline.
         indexes = [
-            # History pages walk these newest first (keyset pagination on id).
-            models.Index(fields=["organization", "-id"], name="pingjob_org_recent"),
-            models.Index(fields=["customer", "-id"], name="pingjob_customer_recent"),
-            models.Index(fields=["device", "-id"], name="pingjob_device_recent"),
+            models.Index(fields=["organization", "-created_at", "-id"], name="pingjob_org_recent"),
+            models.Index(fields=["customer", "-created_at", "-id"], name="pingjob_customer_recent"),
+            models.Index(fields=["device", "-created_at", "-id"], name="pingjob_device_recent"),
+            models.Index(
+                fields=["organization", "status", "-created_at", "-id"], name="pingjob_org_status"
+            ),
+            models.Index(
+                fields=["organization", "vendor", "-created_at", "-id"], name="pingjob_org_vendor"
+            ),
+            models.Index(fields=["launched_by", "-created_at", "-id"], name="pingjob_by_user"),
+            models.Index(fields=["api_key", "-created_at", "-id"], name="pingjob_by_key"),
             models.Index(fields=["status", "deadline_at"], name="pingjob_active_deadline"),
-            models.Index(fields=["created_at"], name="pingjob_created"),
         ]
 
     def __str__(self) -> str:
@@ -154,6 +181,13 @@ class PingJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def waiting_long(self) -> bool:
+        """Queued for more than 15 s: no worker is taking jobs, most likely."""
+        return self.status == Status.QUEUED and timezone.now() - self.created_at > timedelta(
+            seconds=15
+        )
 
     @property
     def ping_id(self) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -20,7 +19,7 @@ from pings.models import PingBatch, PingJob, Via
 from portal import access, audit
 from portal.access import CHANGE
 from portal.htmx import render_page
-from portal.models import Customer
+from portal.models import ApiKey, Customer, Membership
 from portal.validators import parse_uuid
 from vendors.models import Device
 
@@ -37,10 +36,24 @@ def _device(request: HttpRequest, public_id: Any) -> Device:
 @login_required
 def device_pings(request: HttpRequest, public_id: str) -> HttpResponse:
     """A device's ping panel: the form (for those who may launch) and its recent pings. The
-    device page loads it with HTMX; a POST launches and answers with the live job panel."""
+    device page loads it with HTMX; a POST launches and answers with the panel again, the new
+    job's live result on top. `?part=recent` is the recent list alone (it polls while a job
+    in it is still running)."""
     device = _device(request, public_id)
     may_launch = access.can(request.user, CHANGE, device)
-    context: dict[str, Any] = {"device": device, "may_launch": may_launch}
+    recent = list(
+        device.ping_jobs.select_related("device", "customer").order_by("-created_at", "-id")[
+            :RECENT
+        ]
+    )
+    context: dict[str, Any] = {
+        "device": device,
+        "may_launch": may_launch,
+        "recent": recent,
+        "recent_active": any(j.is_active for j in recent),
+    }
+    if request.htmx and request.GET.get("part") == "recent":
+        return render_page(request, "pings/partials/recent.html", context)
     status = 200
     if request.method == "POST":
         if not may_launch:
@@ -58,21 +71,23 @@ def device_pings(request: HttpRequest, public_id: str) -> HttpResponse:
                     return redirect("ping_detail", public_id=job.public_id)
                 job.refresh_from_db()
                 launched = _job_context(job)
+                recent = [job, *(j for j in recent if j.pk != job.pk)][:RECENT]
                 context.update(
                     launched=job,
                     launched_replies=launched["replies"],
                     launched_chart=launched["chart"],
+                    launched_has_ttl=launched["has_ttl"],
+                    recent=recent,
+                    recent_active=any(j.is_active for j in recent),
                 )
-                form = PingForm(device=device)
+                # The same options stay in the form for the next ping.
+                form = PingForm(initial=form.cleaned_data, device=device)
         if form.errors:
             # htmx swaps 422 (see base.html): the errors show next to the fields.
             status = 422 if request.htmx else 400
     else:
         form = PingForm(device=device)
-    recent = device.ping_jobs.select_related("device", "customer").order_by("-id")
-    if "launched" in context:
-        recent = recent.exclude(pk=context["launched"].pk)
-    context.update(form=form, recent=recent[:RECENT])
+    context["form"] = form
     return render_page(
         request,
         "pings/device_pings.html",
@@ -87,6 +102,7 @@ def _job_context(job: PingJob, *, staff: bool = True) -> dict[str, Any]:
     return {
         "job": job,
         "replies": replies,
+        "has_ttl": any(r.ttl is not None for r in replies),
         "chart": replies_svg(replies),
         "callback_log": list(job.callback_log.all()) if job.callback_url else [],
         "show_raw": staff,
@@ -98,15 +114,6 @@ def _is_staff(request: HttpRequest) -> bool:
     return not scope.is_customer_only
 
 
-def _job_panel(request: HttpRequest, job: PingJob) -> HttpResponse:
-    return render_page(
-        request,
-        "pings/partials/job_panel.html",
-        _job_context(job, staff=_is_staff(request)),
-        partial="pings/partials/job_panel.html",
-    )
-
-
 @require_GET
 @login_required
 def ping_detail(request: HttpRequest, public_id: str) -> HttpResponse:
@@ -116,11 +123,13 @@ def ping_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         PingJob.objects.select_related("device", "customer", "organization", "batch"),
         public_id=public_id,
     )
+    # The device page's panel polls for the panel; the job's own page for its whole body.
+    part = "ping_body" if request.GET.get("part") == "body" else "job_panel"
     return render_page(
         request,
         "pings/ping_detail.html",
         _job_context(job, staff=_is_staff(request)),
-        partial="pings/partials/job_panel.html",
+        partial=f"pings/partials/{part}.html",
     )
 
 
@@ -146,12 +155,19 @@ def bulk_launch(request: HttpRequest) -> HttpResponse:
     organizations = {d.organization_id for d in devices}
     if len(organizations) != 1:
         return _bulk_refused(request, "Pick devices of one organization at a time.")
+    limited = [d for d in devices if not launching.has_token(d)]
+    if len(limited) == len(devices):
+        return _bulk_refused(
+            request,
+            "every selected device was pinged 5 times in the last 25 s (at most 1 ping per "
+            "5 s, burst 5); try again in a few seconds.",
+        )
     batch = PingBatch.objects.create(
         organization_id=organizations.pop(),
         launched_by=request.user,
         launched_by_label=audit.actor_label(request.user)[:150],
     )
-    limited = []
+    skipped = []
     for device in devices:
         try:
             launching.launch(
@@ -163,12 +179,10 @@ def bulk_launch(request: HttpRequest) -> HttpResponse:
                 batch=batch,
             )
         except launching.RateLimited:
-            limited.append(device.name)
-    if limited:
-        messages.warning(
-            request,
-            f"Not pinged, rate limited (1 per 5 s, burst 5): {', '.join(sorted(limited))}.",
-        )
+            skipped.append(device.name)
+    if skipped:
+        batch.skipped = sorted(skipped)
+        batch.save(update_fields=["skipped"])
     return redirect("ping_batch", public_id=batch.public_id)
 
 
@@ -187,8 +201,8 @@ def batch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         .select_related("device", "customer")
         .order_by("device__name", "pk")
     )
-    counts = {s: sum(1 for j in jobs if j.status == s) for s in ("queued", "running")}
-    done = len(jobs) - counts["queued"] - counts["running"]
+    done = sum(1 for j in jobs if not j.is_active)
+    answered = sum(1 for j in jobs if j.status == "complete" and j.received)
     return render_page(
         request,
         "pings/batch_detail.html",
@@ -197,7 +211,9 @@ def batch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "jobs": jobs,
             "done": done,
             "active": done < len(jobs),
-            "ok": sum(1 for j in jobs if j.status == "complete"),
+            "answered": answered,
+            "silent": sum(1 for j in jobs if j.status == "complete" and not j.received),
+            "failed": sum(1 for j in jobs if j.status in ("failed", "timed_out")),
             "percent": int(100 * done / len(jobs)) if jobs else 100,
         },
         partial="pings/partials/batch_progress.html",
@@ -209,19 +225,54 @@ def _history_scope(request: HttpRequest) -> Any:
     return None if scope.is_customer_only else request.organization
 
 
+def _launchers(request: HttpRequest) -> list[tuple[str, str]] | None:
+    """Who may be picked in the "launched by" filter: the organization's members and API keys
+    (None for customer users, who do not get to list the organization's members)."""
+    if access.scope_of(request.user).is_customer_only:
+        return None
+    organization = request.organization
+    people = {request.user.pk: request.user.get_username()}
+    keys: dict[int, str] = {}
+    if organization is not None:
+        for member in Membership.objects.filter(organization=organization).select_related("user"):
+            people[member.user_id] = member.user.get_username()
+        if access.can(request.user, access.VIEW, ApiKey(organization=organization)):
+            keys = {
+                k.pk: f"API key {k.name}"
+                for k in ApiKey.objects.filter(organization=organization).only("pk", "name")
+            }
+    return [(f"user:{pk}", name) for pk, name in sorted(people.items(), key=lambda p: p[1])] + [
+        (f"key:{pk}", name) for pk, name in sorted(keys.items(), key=lambda k: k[1])
+    ]
+
+
+def _history_form(request: HttpRequest) -> HistoryFilterForm:
+    return HistoryFilterForm(request.GET or None, launchers=_launchers(request))
+
+
 @require_GET
 @login_required
 def history_page(request: HttpRequest) -> HttpResponse:
-    form = HistoryFilterForm(request.GET or None)
+    form = _history_form(request)
     filters = form.cleaned_data if form.is_valid() else {}
     jobs = history_filtered(request, filters)
-    before = _cursor(request.GET.get("before"))
-    after = _cursor(request.GET.get("after"))
-    result = history.page(jobs, before, after)
+    result = history.page(
+        jobs, _cursor(request.GET.get("before")), _cursor(request.GET.get("after"))
+    )
     organization = _history_scope(request)
     customers = access.visible(request.user, Customer)
     if organization is not None:
         customers = customers.filter(organization=organization)
+    device = None
+    if filters.get("device"):
+        device = access.visible(request.user, Device).filter(public_id=filters["device"]).first()
+    export = request.GET.copy()
+    for cursor in ("before", "after"):
+        export.pop(cursor, None)
+    status = 200
+    if form.errors:
+        # htmx swaps 422 (base.html), so the errors show next to the filters.
+        status = 422 if request.htmx and not request.htmx.history_restore_request else 400
     return render_page(
         request,
         "pings/history.html",
@@ -229,10 +280,12 @@ def history_page(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": result,
             "customers": customers.order_by("name"),
+            "device": device,
             "params": request.GET,
+            "export_query": export.urlencode(),
         },
-        partial="pings/partials/history_rows.html",
-        status=200 if not form.errors else 400,
+        partial="pings/partials/history_body.html",
+        status=status,
     )
 
 
@@ -253,7 +306,7 @@ class _Echo:
 @login_required
 def history_csv(request: HttpRequest) -> HttpResponse:
     """Exactly the rows the history shows for the same filters, every page of them."""
-    form = HistoryFilterForm(request.GET or None)
+    form = _history_form(request)
     if request.GET and not form.is_valid():
         return HttpResponse(
             "Invalid filters: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),

@@ -16,9 +16,12 @@ def render_page(
     partial: str | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """Render `partial` for HTMX requests that target part of a page (not boosted navigation),
-    the full `template` otherwise. Pages include their partial, so both stay in step."""
-    is_partial = bool(getattr(request, "htmx", False)) and not request.htmx.boosted
+    """Render `partial` for HTMX requests that target part of a page, the full `template`
+    otherwise. Pages include their partial, so both stay in step."""
+    htmx = getattr(request, "htmx", None)
+    # Boosted navigation and the back button's history restore (on a cache miss) want the
+    # whole page; other HTMX requests swap a part of it.
+    is_partial = bool(htmx) and not htmx.boosted and not htmx.history_restore_request
     name = partial if (partial and is_partial) else template
     response = render(request, name, context, status=status)
     response.headers["Vary"] = "HX-Request"

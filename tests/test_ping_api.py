@@ -472,3 +472,34 @@ def test_callbacks_may_not_reach_private_networks_in_production(world, settings)
     PingJob.objects.filter(pk=job.pk).update(callback_next_at=timezone.now())
     callbacks.deliver_due_callbacks()
     assert "private or local network" in job.callback_log.latest("number").error
+
+
+def test_every_ping_and_device_endpoint_is_in_the_schema_with_examples(db):
+    from django.test import Client
+
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    operations = {
+        (path, method): op
+        for path, item in schema["paths"].items()
+        if path.startswith(("/api/devices", "/api/pings"))
+        for method, op in item.items()
+    }
+    ids = {op["operationId"] for op in operations.values()}
+    assert {
+        "listDevices",
+        "getDevice",
+        "createDeviceLiveToolsPing",
+        "createDeviceLiveToolsPingDevice",
+        "getDeviceLiveToolsPing",
+        "getDeviceLiveToolsPingDevice",
+        "listPings",
+        "createPing",
+        "getPing",
+    } <= ids
+    for (path, method), op in operations.items():
+        answers = [
+            content
+            for response in op["responses"].values()
+            for content in response.get("content", {}).values()
+        ]
+        assert any("examples" in c for c in answers), f"{method.upper()} {path} has no example"

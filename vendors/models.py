@@ -176,6 +176,17 @@ class DeviceKind(models.TextChoices):
         }.get(self)
 
 
+class DeviceQuerySet(models.QuerySet):
+    def matching(self, text: str) -> DeviceQuerySet:
+        """Devices whose name, ICCID, serial or host contains `text` (the list searches)."""
+        return self.filter(
+            models.Q(name__icontains=text)
+            | models.Q(iccid__icontains=text)
+            | models.Q(serial__icontains=text)
+            | models.Q(host__icontains=text)
+        )
+
+
 class Device(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
@@ -200,6 +211,7 @@ class Device(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = DeviceQuerySet.as_manager()
     access_policy: ClassVar = AccessPolicy(organization="organization", customer="customer")
 
     class Meta:

@@ -13,7 +13,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -359,12 +358,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
     if params.get("kind") in DeviceKind.values:
         devices = devices.filter(kind=params["kind"])
     if query := params.get("q", "").strip():
-        devices = devices.filter(
-            Q(name__icontains=query)
-            | Q(iccid__icontains=query)
-            | Q(serial__icontains=query)
-            | Q(host__icontains=query)
-        )
+        devices = devices.matching(query)
     customers = access.visible(request.user, Customer)
     if not scope.is_customer_only and request.organization is not None:
         customers = customers.filter(organization=request.organization)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.db import transaction
@@ -19,8 +18,8 @@ from monitors.api.serializers import check_json, clean_fields, monitor_json
 from monitors.models import CheckResult, Monitor, MonitorStatus
 from portal import access, audit
 from portal.api.exceptions import ApiError
+from portal.api.lookups import resolve_customer
 from portal.api.pagination import PagePagination
-from portal.models import Customer
 
 SEED_EXAMPLE = {
     "customerId": "6764e84f-f02a-43e6-a46d-cecaec556723",
@@ -31,27 +30,6 @@ SEED_EXAMPLE = {
     "timeoutSeconds": 10,
     "icmpConfig": {"packetSize": 56, "count": 4},
 }
-
-
-def resolve_customer(actor: Any, value: Any) -> Customer:
-    """`customerId` is the numeric id or the customer's publicId; anything else is a 400 and a
-    customer the caller cannot see is a 404."""
-    customers = access.visible(actor, Customer)
-    if isinstance(value, bool) or value is None:
-        raise ApiError(400, "Invalid Customer identifier")
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
-        match = customers.filter(pk=int(value))
-    elif isinstance(value, str):
-        try:
-            match = customers.filter(public_id=uuid.UUID(value.strip()))
-        except ValueError as exc:
-            raise ApiError(400, "Invalid Customer identifier") from exc
-    else:
-        raise ApiError(400, "Invalid Customer identifier")
-    customer = match.select_related("organization").first()
-    if customer is None:
-        raise ApiError(404, "Customer not found")
-    return customer
 
 
 def body_of(request: Request) -> dict[str, Any]:

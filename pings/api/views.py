@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import make_aware
@@ -34,9 +34,9 @@ from pings.api.serializers import device_json, job_json
 from pings.models import JobVendor, PingJob, Status, Via
 from portal import access
 from portal.api.exceptions import ApiError
+from portal.api.lookups import resolve_customer
 from portal.api.pagination import PagePagination
 from portal.api.permissions import AccessPermission
-from portal.models import Customer
 from vendors.models import Device, DeviceKind
 
 MAX_BODY = 16 * 1024  # bytes; a ping request is a few dozen
@@ -286,7 +286,7 @@ def _launch(request: Request, device: Device, data: dict[str, Any], kind: str) -
             api=True,
         )
     except ValidationError as exc:
-        camel = {v: k for k, v in CAMEL.items()}
+        camel = {**{v: k for k, v in CAMEL.items()}, NON_FIELD_ERRORS: "nonFieldErrors"}
         for name, messages in exc.message_dict.items():
             errors.setdefault(camel.get(name, name), messages)
     if errors or options is None:
@@ -385,18 +385,13 @@ class DeviceListView(MerakiDialectView):
         devices = _visible_devices(request).order_by("pk")
         params = request.query_params
         if "customerId" in params:
-            devices = devices.filter(customer=_customer(request, params["customerId"]))
+            devices = devices.filter(customer=resolve_customer(request.user, params["customerId"]))
         if kind := params.get("kind"):
             if kind not in DeviceKind.values:
                 raise ApiError(400, "Invalid query", {"kind": [f"One of {DeviceKind.values}."]})
             devices = devices.filter(kind=kind)
         if search := params.get("search", "").strip():
-            devices = devices.filter(
-                Q(name__icontains=search)
-                | Q(serial__icontains=search)
-                | Q(iccid__icontains=search)
-                | Q(host__icontains=search)
-            )
+            devices = devices.matching(search)
         paginator = PagePagination()
         page = paginator.paginate_queryset(devices, request, self)
         return paginator.get_paginated_response([device_json(d) for d in page])
@@ -412,23 +407,6 @@ class DeviceDetailView(MerakiDialectView):
     )
     def get(self, request: Request, serial: str) -> Response:
         return Response(device_json(resolve_device(request.user, serial)))
-
-
-def _customer(request: Request, value: str) -> Customer:
-    customers = access.visible(request.user, Customer)
-    value = value.strip()
-    if value.isdigit():
-        customer = customers.filter(pk=int(value)).first()
-    else:
-        try:
-            customer = customers.filter(public_id=uuid.UUID(value)).first()
-        except ValueError:
-            raise ApiError(
-                400, "Invalid Customer identifier", {"customerId": ["A publicId or numeric id."]}
-            ) from None
-    if customer is None:
-        raise ApiError(404, "Customer not found")
-    return customer
 
 
 def _moment(value: str, name: str, end: bool = False) -> datetime:
@@ -474,7 +452,7 @@ class PingListView(MerakiDialectView):
             .prefetch_related("replies")
         )
         if "customerId" in params:
-            jobs = jobs.filter(customer=_customer(request, params["customerId"]))
+            jobs = jobs.filter(customer=resolve_customer(request.user, params["customerId"]))
         if device := params.get("device"):
             jobs = jobs.filter(device=resolve_device(request.user, device))
         for name, choices in (("vendor", JobVendor), ("status", Status), ("via", Via)):

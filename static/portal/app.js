@@ -20,3 +20,15 @@ document.addEventListener("click", (event) => {
     toggle.setAttribute("aria-expanded", open ? "true" : "false");
   }
 });
+
+// A button marked data-needs-pick="<name>" is enabled only while a checkbox of that name is
+// ticked (e.g. "Ping selected" on the device list). Without JavaScript the server says so.
+function syncPickButtons() {
+  document.querySelectorAll("[data-needs-pick]").forEach((button) => {
+    const name = button.dataset.needsPick;
+    button.disabled = !document.querySelector(`input[type=checkbox][name="${name}"]:checked`);
+  });
+}
+document.addEventListener("change", syncPickButtons);
+document.addEventListener("DOMContentLoaded", syncPickButtons);
+document.addEventListener("htmx:afterSettle", syncPickButtons);
