@@ -87,7 +87,15 @@ class HistoryFilterForm(forms.Form):
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *Status.choices], label="Status"
     )
-    who = forms.ChoiceField(required=False, label="Launched by")
+    # A member or API key ("user:<id>", "key:<id>"). Any id of that form is accepted (a job's
+    # launcher may have left); the select offers the organization's current ones.
+    who = forms.RegexField(
+        regex=r"^(user|key):\d{1,12}$",
+        required=False,
+        label="Launched by",
+        widget=forms.Select,
+        error_messages={"invalid": "Pick someone from the list."},
+    )
     since = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -100,7 +108,7 @@ class HistoryFilterForm(forms.Form):
         if launchers is None:  # customer users: the organization's members are not theirs
             del self.fields["who"]
         else:
-            self.fields["who"].choices = [("", "Anyone"), *launchers]
+            self.fields["who"].widget.choices = [("", "Anyone"), *launchers]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

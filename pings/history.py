@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from pings.models import PingJob
+from pings.models import PingJob, launcher_for
 from portal import access
 
 PAGE_SIZE = 50
@@ -132,7 +132,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def csv_rows(jobs: QuerySet[PingJob]) -> Iterator[list[Any]]:
+def csv_rows(jobs: QuerySet[PingJob], viewer: Any) -> Iterator[list[Any]]:
     yield CSV_COLUMNS
     rows = jobs.select_related("device", "customer").order_by(*NEWEST_FIRST)
     for job in rows.iterator(chunk_size=2000):
@@ -148,7 +148,7 @@ def csv_rows(jobs: QuerySet[PingJob]) -> Iterator[list[Any]]:
                 job.device.name,
                 job.vendor,
                 job.via,
-                job.launched_by_label,
+                launcher_for(job, viewer),
                 job.target,
                 job.count,
                 job.sent,

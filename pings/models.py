@@ -183,11 +183,13 @@ class PingJob(models.Model):
         return self.status in ACTIVE
 
     @property
+    def queued_seconds(self) -> int:
+        return int((timezone.now() - self.created_at).total_seconds())
+
+    @property
     def waiting_long(self) -> bool:
         """Queued for more than 15 s: no worker is taking jobs, most likely."""
-        return self.status == Status.QUEUED and timezone.now() - self.created_at > timedelta(
-            seconds=15
-        )
+        return self.status == Status.QUEUED and self.queued_seconds > 15
 
     @property
     def ping_id(self) -> str:
@@ -264,3 +266,13 @@ class CallbackAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"Callback {self.number} of ping {self.job_id}: {'ok' if self.ok else 'failed'}"
+
+
+def launcher_for(job: PingJob, viewer: Any) -> str:
+    """Who launched `job`, as `viewer` may see it: customer users and customer-limited API keys
+    see that the provider's staff or API did it, not who."""
+    from portal import access
+
+    if access.scope_of(viewer).is_customer_only:
+        return "Provider (API)" if job.api_key_id or job.via == Via.API else "Provider staff"
+    return job.launched_by_label

@@ -159,7 +159,7 @@ def bulk_launch(request: HttpRequest) -> HttpResponse:
     if len(limited) == len(devices):
         return _bulk_refused(
             request,
-            "every selected device was pinged 5 times in the last 25 s (at most 1 ping per "
+            "Every selected device was pinged 5 times in the last 25 s (at most 1 ping per "
             "5 s, burst 5); try again in a few seconds.",
         )
     batch = PingBatch.objects.create(
@@ -236,11 +236,11 @@ def _launchers(request: HttpRequest) -> list[tuple[str, str]] | None:
     if organization is not None:
         for member in Membership.objects.filter(organization=organization).select_related("user"):
             people[member.user_id] = member.user.get_username()
-        if access.can(request.user, access.VIEW, ApiKey(organization=organization)):
-            keys = {
-                k.pk: f"API key {k.name}"
-                for k in ApiKey.objects.filter(organization=organization).only("pk", "name")
-            }
+        # Key names are in the rows already ("API key nightly"), so staff may pick them.
+        keys = {
+            k.pk: f"API key {k.name}"
+            for k in ApiKey.objects.filter(organization=organization).only("pk", "name")
+        }
     return [(f"user:{pk}", name) for pk, name in sorted(people.items(), key=lambda p: p[1])] + [
         (f"key:{pk}", name) for pk, name in sorted(keys.items(), key=lambda k: k[1])
     ]
@@ -254,7 +254,10 @@ def _history_form(request: HttpRequest) -> HistoryFilterForm:
 @login_required
 def history_page(request: HttpRequest) -> HttpResponse:
     form = _history_form(request)
-    filters = form.cleaned_data if form.is_valid() else {}
+    # Refused filters are left out (the page says which); the others still apply, and the
+    # CSV link below carries exactly those.
+    form.is_valid()  # runs the checks; cleaned_data keeps only the filters that passed
+    filters = form.cleaned_data if form.is_bound else {}
     jobs = history_filtered(request, filters)
     result = history.page(
         jobs, _cursor(request.GET.get("before")), _cursor(request.GET.get("after"))
@@ -266,13 +269,17 @@ def history_page(request: HttpRequest) -> HttpResponse:
     device = None
     if filters.get("device"):
         device = access.visible(request.user, Device).filter(public_id=filters["device"]).first()
+    # The CSV link and the chip's "clear" keep the filters that were used (not the refused ones).
     export = request.GET.copy()
-    for cursor in ("before", "after"):
-        export.pop(cursor, None)
+    for name in ("before", "after", *form.errors):
+        export.pop(name, None)
+    without_device = export.copy()
+    without_device.pop("device", None)
     status = 200
-    if form.errors:
-        # htmx swaps 422 (base.html), so the errors show next to the filters.
-        status = 422 if request.htmx and not request.htmx.history_restore_request else 400
+    if form.errors and not (request.htmx and request.htmx.history_restore_request):
+        # htmx swaps 422 (base.html), so the errors show next to the filters; the back
+        # button's restore must get a 200, or htmx keeps the page it is leaving.
+        status = 422 if request.htmx else 400
     return render_page(
         request,
         "pings/history.html",
@@ -283,6 +290,7 @@ def history_page(request: HttpRequest) -> HttpResponse:
             "device": device,
             "params": request.GET,
             "export_query": export.urlencode(),
+            "clear_device_query": without_device.urlencode(),
         },
         partial="pings/partials/history_body.html",
         status=status,
@@ -315,7 +323,7 @@ def history_csv(request: HttpRequest) -> HttpResponse:
         )
     filters = form.cleaned_data if request.GET else {}
     writer = csv.writer(_Echo())
-    rows = history.csv_rows(history_filtered(request, filters))
+    rows = history.csv_rows(history_filtered(request, filters), request.user)
     response = StreamingHttpResponse(
         (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
     )

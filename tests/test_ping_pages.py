@@ -417,3 +417,39 @@ def test_a_job_nobody_takes_says_so(world, monkeypatch):
     PingJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(seconds=40))
     html = world.client("operator").get(f"/pings/{job.public_id}/", **HTMX).content.decode()
     assert "is the job cluster (<code>manage.py qcluster</code>) running?" in html
+
+
+def test_customer_users_see_that_staff_launched_a_ping_but_not_who(world):
+    page = world.client("customer").get("/pings/").content.decode()
+    assert "Provider staff" in page and ">operator <" not in page
+    body = b"".join(world.client("customer").get("/pings/export.csv").streaming_content).decode()
+    assert "Provider staff" in body and ",operator," not in body
+    api = world.api("customer", "GET", f"/api/pings/{world.job_c1.pk}").json()
+    assert api["launchedBy"] == "Provider staff"
+    staff = world.api("viewer", "GET", f"/api/pings/{world.job_c1.pk}").json()
+    assert staff["launchedBy"] == "operator"
+
+
+def test_refused_filters_leave_the_export_link_and_the_back_button_working(world):
+    failed = make_jobs(world, 3, status="failed")
+    client = world.client("operator")
+    url = "/pings/?status=failed&since=2026-11-20&until=2026-11-18"
+    page = client.get(url)
+    assert page.status_code == 400
+    html = page.content.decode()
+    assert "To: Must not be before" in html
+    # The refused date is left out of the rows and of the export link alike.
+    shown = [int(i) for i in __import__("re").findall(r'data-ping-id="(\d+)"', html)]
+    assert sorted(shown) == sorted(j.pk for j in failed)
+    assert 'href="/pings/export.csv?status=failed&amp;since=2026-11-20"' in html
+    assert csv_ids(world, "operator", "status=failed&since=2026-11-20") == shown
+    assert client.get(url, **HTMX).status_code == 422
+    restored = client.get(url, HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
+    assert restored.status_code == 200 and "<html" in restored.content.decode()
+
+
+def test_anyone_s_pings_can_be_filtered_by_launcher_id(world):
+    make_jobs(world, 2, launched_by=world.users["admin"])
+    supporter = world.client("supporter")
+    assert supporter.get(f"/pings/?who=user:{world.users['admin'].pk}").status_code == 200
+    assert supporter.get("/pings/?who=somebody").status_code == 400

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from pings.models import PingJob
+from pings.models import PingJob, launcher_for
 from vendors.models import Device, DeviceKind
 
 
@@ -40,7 +40,8 @@ def results_json(job: PingJob) -> dict[str, Any] | None:
     }
 
 
-def job_json(job: PingJob) -> dict[str, Any]:
+def job_json(job: PingJob, viewer: Any = None) -> dict[str, Any]:
+    """The job in Meraki's shape; `viewer` (when given) decides how the launcher is shown."""
     device = job.device
     serial = device.reference
     request: dict[str, Any] = {"serial": serial, "count": job.count}
@@ -76,7 +77,7 @@ def job_json(job: PingJob) -> dict[str, Any]:
             "source": job.source,
             "vendorReference": job.vendor_reference,
             "via": job.via,
-            "launchedBy": job.launched_by_label,
+            "launchedBy": launcher_for(job, viewer) if viewer else job.launched_by_label,
             "createdAt": _iso(job.created_at),
             "startedAt": _iso(job.started_at),
             "finishedAt": _iso(job.finished_at),

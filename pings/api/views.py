@@ -301,7 +301,7 @@ def _launch(request: Request, device: Device, data: dict[str, Any], kind: str) -
             headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
         )
     job.refresh_from_db()
-    return Response(job_json(job), status=201)
+    return Response(job_json(job, request.user), status=201)
 
 
 class LiveToolsPingDeviceCreateView(LiveToolsCreateView):
@@ -342,7 +342,7 @@ class LiveToolsJobView(MerakiDialectView):
             )
         if job is None:
             raise ApiError(404, "Ping job not found", {"pingId": [f"No job {ping_id!r}."]})
-        return Response(job_json(job))
+        return Response(job_json(job, request.user))
 
 
 class LiveToolsPingDeviceJobView(LiveToolsJobView):
@@ -468,7 +468,7 @@ class PingListView(MerakiDialectView):
             jobs = jobs.filter(created_at__lte=_moment(before, "createdBefore", end=True))
         paginator = PagePagination()
         page = paginator.paginate_queryset(jobs.order_by("-id"), request, self)
-        return paginator.get_paginated_response([job_json(j) for j in page])
+        return paginator.get_paginated_response([job_json(j, request.user) for j in page])
 
     @extend_schema(
         summary="Launch a ping naming the device in the body (portal style)",
@@ -534,4 +534,4 @@ class PingDetailView(MerakiDialectView):
             PingJob.objects.select_related("device", "customer").prefetch_related("replies"),
             pk=int(ping_id),
         )
-        return Response(job_json(job))
+        return Response(job_json(job, request.user))

@@ -74,7 +74,7 @@ def ping_host(
                     reply = sock.receive(request, timeout)
                     reply.raise_for_status()
                 except (TimeoutExceeded, ICMPError):
-                    replies.append(Reply(sequence=sequence, rtt_ms=None, size=payload_size))
+                    replies.append(Reply(sequence=sequence, rtt_ms=None))  # nothing received
                 else:
                     replies.append(
                         Reply(
