@@ -4,6 +4,7 @@ ping is validated, limited, audited and queued the same way whoever asks."""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -15,11 +16,13 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from pings.models import JobVendor, PingBatch, PingJob
+from pings.models import JobVendor, PingBatch, PingJob, Status
 from portal import access, audit
 from portal.validators import is_ip, normalize_host
 from vendors import ratelimit
 from vendors.models import Device, DeviceKind
+
+logger = logging.getLogger(__name__)
 
 # The portal's own limit per device, as Meraki's live tools have it: 1 per 5 s, burst 5.
 DEVICE_LIMIT = (1 / 5, 5)
@@ -182,8 +185,8 @@ def launch(
     request: Any = None,
     batch: PingBatch | None = None,
 ) -> PingJob:
-    """Create the job (audited) and queue it. The caller has checked that `actor` may change
-    `device`; the per-device limit is taken here."""
+    """Create the job (audited) and queue it, after checking that `actor` may change `device`
+    and taking a token of the device's limit."""
     access.require(actor, access.CHANGE, device)
     take_token(device)
     now = timezone.now()
@@ -227,10 +230,21 @@ def launch(
 
 
 def enqueue(job: PingJob) -> None:
-    """Hand the job to a django-q2 worker (tests run it inline: Q_CLUSTER sync)."""
+    """Hand the job to a django-q2 worker (tests run it inline: Q_CLUSTER sync). When the
+    broker cannot take it, the job fails at once with the reason rather than waiting for the
+    sweep."""
     from django_q.tasks import async_task
 
-    async_task("pings.tasks.run_job", job.pk, task_name=f"ping-{job.pk}", group="pings")
+    try:
+        async_task("pings.tasks.run_job", job.pk, task_name=f"ping-{job.pk}", group="pings")
+    except Exception:
+        logger.exception("Could not queue ping job %s", job.pk)
+        PingJob.objects.filter(pk=job.pk, status=Status.QUEUED).update(
+            status=Status.FAILED,
+            finished_at=timezone.now(),
+            error="The portal's job queue did not take this ping; try again in a moment.",
+            error_kind="queue",
+        )
 
 
 def run_budget() -> timedelta:

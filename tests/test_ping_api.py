@@ -151,6 +151,7 @@ BAD_BODIES = [
     ({"target": 12}, "target"),
     ({}, "target"),
     ({"target": "127.0.0.1", "colour": "red"}, "colour"),
+    ({"target": "127.0.0.1", "device": "Q2AB-CDEF-0001"}, "device"),
     (
         {"target": "127.0.0.1", "callback": {"url": "not a url", "sharedSecret": "s"}},
         "callback.url",

@@ -328,3 +328,20 @@ def test_the_maintenance_schedule_exists_after_migrate(db):
     schedule = Schedule.objects.get(name="pings.maintain")
     assert schedule.func == "pings.tasks.maintain"
     assert (schedule.schedule_type, schedule.minutes) == (Schedule.MINUTES, 1)
+
+
+def test_a_job_the_queue_refuses_fails_at_once_with_the_reason(world, monkeypatch, caplog):
+    import django_q.tasks
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(django_q.tasks, "async_task", broker_down)
+    device = make_device(world, DeviceKind.HOST)
+    job = launching.launch(
+        world.users["operator"], device, launching.clean_options(device, {}), via=Via.PAGE
+    )
+    job.refresh_from_db()
+    assert job.status == Status.FAILED and job.error_kind == "queue"
+    assert "job queue did not take this ping" in job.error
+    assert "redis is down" in caplog.text and "redis is down" not in job.error

@@ -267,11 +267,14 @@ class LiveToolsCreateView(MerakiDialectView):
         return _launch(request, device, data, self.kind)
 
 
-def _launch(request: Request, device: Device, data: dict[str, Any], kind: str) -> Response:
-    """Validate the body for this device's vendor, take the device's token, create the job."""
+def _launch(
+    request: Request, device: Device, data: dict[str, Any], kind: str, named: bool = False
+) -> Response:
+    """Validate the body for this device's vendor, take the device's token, create the job.
+    `named`: the body names the device (POST /api/pings), so "device" is a known field."""
     access.require(request.user, access.CHANGE, device)
     errors: dict[str, Any] = {}
-    for name in sorted(set(data) - ALLOWED_FIELDS - {"device"}):
+    for name in sorted(set(data) - ALLOWED_FIELDS - ({"device"} if named else set())):
         errors[name] = ["Unknown field."]
     if kind == "ping" and data.get("target") in (None, ""):
         errors["target"] = ["Required (liveTools/pingDevice pings the device itself)."]
@@ -515,7 +518,8 @@ class PingListView(MerakiDialectView):
             raise ApiError(
                 400, "Invalid request body", {"device": [f"No device {str(name)!r} is visible."]}
             ) from None
-        return _launch(request, device, data, "ping" if data.get("target") else "pingDevice")
+        kind = "ping" if data.get("target") else "pingDevice"
+        return _launch(request, device, data, kind, named=True)
 
 
 @extend_schema(tags=["pings"])
