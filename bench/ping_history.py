@@ -167,6 +167,16 @@ def measure(context: dict, repeat: int) -> dict[str, tuple[float, float, int]]:
             d=(today - timezone.timedelta(days=60)).isoformat()
         ),
     }
+    from portal.models import ApiKey, Organization
+
+    _key, plaintext = ApiKey.issue(
+        organization=Organization.objects.get(slug="bench"), name="bench", read_only=True
+    )
+    api = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    requests["API /api/pings (COUNT)"] = "api:/api/pings?perPage=50"
+    requests["API customer + status"] = (
+        f"api:/api/pings?perPage=50&customerId={context['customer']}&status=failed"
+    )
     results = {}
     for name, url in requests.items():
         times = []
@@ -174,7 +184,7 @@ def measure(context: dict, repeat: int) -> dict[str, tuple[float, float, int]]:
             reset_queries()
             with CaptureQueriesContext(connection) as queries:
                 started = time.perf_counter()
-                response = client.get(url)
+                response = api.get(url[4:]) if url.startswith("api:") else client.get(url)
                 times.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (url, response.status_code)
         times.sort()

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import socket
 import time
 from datetime import timedelta
@@ -21,6 +22,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from pings.models import CallbackAttempt, CallbackStatus, PingJob
+
+logger = logging.getLogger(__name__)
 
 # Seconds after a failed callback before the next try; after the last, the portal gives up.
 CALLBACK_BACKOFF = [30, 120, 600, 1800, 7200]
@@ -52,10 +55,20 @@ def check_destination(url: str) -> None:
 
 
 def callback_soon(job_id: int) -> None:
-    if PingJob.objects.filter(pk=job_id, callback_status=CallbackStatus.PENDING).exists():
-        from django_q.tasks import async_task
+    """Queue the first delivery; if the queue will not take it, the every-minute maintenance
+    delivers it instead."""
+    if not PingJob.objects.filter(pk=job_id, callback_status=CallbackStatus.PENDING).exists():
+        return
+    from django_q.tasks import async_task
 
+    try:
         async_task("pings.callbacks.deliver_callback", job_id, group="ping-callbacks")
+    except Exception:
+        logger.exception("Could not queue the callback of ping job %s", job_id)
+        PingJob.objects.filter(pk=job_id, callback_status=CallbackStatus.PENDING).update(
+            callback_status=CallbackStatus.RETRYING,
+            callback_next_at=timezone.now() + timedelta(seconds=CALLBACK_BACKOFF[0]),
+        )
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

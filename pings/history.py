@@ -67,6 +67,10 @@ def _beyond(jobs: QuerySet[PingJob], cursor: int, older: bool) -> QuerySet[PingJ
     return jobs.filter(created_at__gte=at).exclude(created_at=at, pk__lte=cursor)
 
 
+def older_than(jobs: QuerySet[PingJob], cursor: int) -> QuerySet[PingJob]:
+    return _beyond(jobs, cursor, older=True)
+
+
 def page(jobs: QuerySet[PingJob], before: int | None, after: int | None) -> KeysetPage:
     """Newest first, PAGE_SIZE at a time: an index walk from the cursor, never an OFFSET or a
     COUNT, so a page costs the same on the millionth row as on the first."""

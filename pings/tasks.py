@@ -67,11 +67,8 @@ def _ping(job: PingJob) -> PingOutcome:
             )
 
         options: dict[str, Any] = {"on_reply": record}
-        for name, key in (("interval", "interval"), ("timeout", "timeout")):
-            if getattr(job, name) is not None:
-                options[key] = getattr(job, name)
-        if job.packet_size is not None:
-            options["payload_size"] = job.packet_size
+        asked = {"interval": job.interval, "timeout": job.timeout, "payload_size": job.packet_size}
+        options.update({k: v for k, v in asked.items() if v is not None})
         return LocalIcmpAdapter().ping(
             device, target=job.target or None, count=job.count, **options
         )

@@ -504,3 +504,69 @@ def test_every_ping_and_device_endpoint_is_in_the_schema_with_examples(db):
             for content in response.get("content", {}).values()
         ]
         assert any("examples" in c for c in answers), f"{method.upper()} {path} has no example"
+
+
+def test_the_ping_list_counts_and_pages_within_bounds(world, monkeypatch):
+    from pings.api import views
+
+    monkeypatch.setattr(views.PingPagination, "COUNT_LIMIT", 5)
+    base = {
+        "organization": world.org,
+        "customer": world.c1,
+        "device": world.device_c1,
+        "vendor": "local",
+        "launched_by_label": "operator",
+        "via": "api",
+        "status": "complete",
+        "deadline_at": timezone.now(),
+    }
+    made = PingJob.objects.bulk_create(
+        PingJob(**base, created_at=timezone.now() - timedelta(minutes=i)) for i in range(10)
+    )
+    expected = list(
+        PingJob.objects.filter(organization=world.org)
+        .order_by("-created_at", "-pk")
+        .values_list("pk", flat=True)
+    )
+    assert len(expected) == 12 and expected[0] == made[0].pk
+    first = world.api("key_rw", "GET", "/api/pings?perPage=3").json()
+    assert (first["total"], first["totalCapped"]) == (5, True)
+    assert [int(p["pingId"]) for p in first["items"]] == expected[:3]
+    too_deep = world.api("key_rw", "GET", "/api/pings?perPage=3&page=3")
+    assert too_deep.status_code == 400 and "before" in too_deep.json()["fieldErrors"]["page"][0]
+    seen, cursor = [], None
+    while True:  # walk everything with the cursor
+        query = f"&before={cursor}" if cursor else ""
+        body = world.api("key_rw", "GET", f"/api/pings?perPage=4{query}").json()
+        seen += [int(p["pingId"]) for p in body["items"]]
+        cursor = body["nextBefore"]
+        if cursor is None:
+            break
+    assert seen == expected
+
+
+def test_a_callback_the_queue_refuses_is_delivered_by_the_maintenance(
+    world, signing_receiver, monkeypatch
+):
+    import django_q.tasks
+
+    from pings import launching
+
+    receiver = signing_receiver()
+    held: list[int] = []
+    monkeypatch.setattr(launching, "enqueue", lambda job: held.append(job.pk))
+    body = launch_with_callback(world, receiver.url)
+    real = django_q.tasks.async_task
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(django_q.tasks, "async_task", broker_down)
+    tasks.run_job(held[0])
+    job = PingJob.objects.get(pk=int(body["pingId"]))
+    assert job.status == "complete" and job.callback_status == CallbackStatus.RETRYING
+    assert not receiver.accepted
+    monkeypatch.setattr(django_q.tasks, "async_task", real)
+    later = timezone.now() + timedelta(seconds=callbacks.CALLBACK_BACKOFF[0] + 1)
+    assert callbacks.deliver_due_callbacks(now=later) == 1
+    assert len(receiver.accepted) == 1

@@ -150,9 +150,14 @@ def test_meraki_limits_hold_for_twenty_simultaneous_pings(transactional_db, sim)
         Vendor.MERAKI, f"{sim.base}/meraki/api/v1", api_key="sim-meraki-key-0001"
     )
     outcomes: list[str] = []
+    # Read once, before the threads: the in-memory test database reports "table is locked" at
+    # once (no busy wait) to a reader racing a writer; the rate buckets retry on that, a plain
+    # .get() in 20 threads would not.
+    credential = Credential.objects.get(pk=adapter_credential.pk)
+    assert credential.secrets["api_key"]  # decrypted and cached now
 
     def one() -> None:
-        adapter = MerakiAdapter(Credential.objects.get(pk=adapter_credential.pk), max_rate_wait=6)
+        adapter = MerakiAdapter(credential, max_rate_wait=6)
         try:
             adapter.start(SERIAL, target="127.0.0.1", count=1)
             outcomes.append("sent")

@@ -29,7 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pings import callbacks, launching
+from pings import callbacks, history, launching
 from pings.api.serializers import device_json, job_json
 from pings.models import JobVendor, PingJob, Status, Via
 from portal import access
@@ -412,6 +412,44 @@ class DeviceDetailView(MerakiDialectView):
         return Response(device_json(resolve_device(request.user, serial)))
 
 
+class PingPagination(PagePagination):
+    """The portal's list shape, with costs that do not grow with the table: `total` counts at
+    most COUNT_LIMIT rows (`totalCapped` says when there are more), page/perPage reach that far,
+    and `nextBefore` is a keyset cursor for going further (`?before=<pingId>`)."""
+
+    COUNT_LIMIT = 10_000
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any]:
+        self.per_page = self._int_param(
+            request, "perPage", self.default_per_page, 1, self.max_per_page
+        )
+        self.page = self._int_param(request, "page", 1, 1, 10**9)
+        start = (self.page - 1) * self.per_page
+        if start >= self.COUNT_LIMIT:
+            raise ApiError(
+                400,
+                "Invalid query",
+                {
+                    "page": [
+                        f"Pages reach back {self.COUNT_LIMIT:,} jobs; go further with "
+                        "before=<nextBefore of the last page>."
+                    ]
+                },
+            )
+        counted = queryset[: self.COUNT_LIMIT + 1].count()
+        self.capped = counted > self.COUNT_LIMIT
+        self.total = min(counted, self.COUNT_LIMIT)
+        rows = list(queryset[start : start + self.per_page])
+        more = self.capped or start + len(rows) < self.total
+        self.next_before = str(rows[-1].pk) if rows and more else None
+        return rows
+
+    def get_paginated_response(self, data: list[Any]) -> Response:
+        response = super().get_paginated_response(data)
+        response.data.update(totalCapped=self.capped, nextBefore=self.next_before)
+        return response
+
+
 def _moment(value: str, name: str, end: bool = False) -> datetime:
     moment = parse_datetime(value)
     if moment is None and (day := parse_date(value)) is not None:
@@ -435,6 +473,12 @@ class PingListView(MerakiDialectView):
             OpenApiParameter("launchedBy", str, description="Who launched (username or key)"),
             OpenApiParameter("createdAfter", OpenApiTypes.DATETIME),
             OpenApiParameter("createdBefore", OpenApiTypes.DATETIME),
+            OpenApiParameter(
+                "before",
+                str,
+                description="A pingId: only older jobs (use the previous page's nextBefore to "
+                "page past the first 10,000).",
+            ),
             OpenApiParameter("page", int),
             OpenApiParameter("perPage", int, description="At most 200"),
         ],
@@ -442,7 +486,14 @@ class PingListView(MerakiDialectView):
         examples=[
             OpenApiExample(
                 "A page",
-                value={"items": [JOB_EXAMPLE], "total": 1, "page": 1, "perPage": 50},
+                value={
+                    "items": [JOB_EXAMPLE],
+                    "total": 1,
+                    "page": 1,
+                    "perPage": 50,
+                    "totalCapped": False,
+                    "nextBefore": None,
+                },
                 response_only=True,
             )
         ],
@@ -469,8 +520,12 @@ class PingListView(MerakiDialectView):
             jobs = jobs.filter(created_at__gte=_moment(after, "createdAfter"))
         if before := params.get("createdBefore"):
             jobs = jobs.filter(created_at__lte=_moment(before, "createdBefore", end=True))
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(jobs.order_by("-id"), request, self)
+        if cursor := params.get("before"):
+            if not (cursor.isdigit() and len(cursor) < 19):
+                raise ApiError(400, "Invalid query", {"before": ["A pingId."]})
+            jobs = history.older_than(jobs, int(cursor))
+        paginator = PingPagination()
+        page = paginator.paginate_queryset(jobs.order_by(*history.NEWEST_FIRST), request, self)
         return paginator.get_paginated_response([job_json(j, request.user) for j in page])
 
     @extend_schema(
