@@ -17,6 +17,11 @@ from portal import access
 PAGE_SIZE = 50
 
 
+def parse_id(value: str | None) -> int | None:
+    """A job id (pingId, keyset cursor) from a URL, or None for anything that is not one."""
+    return int(value) if value and value.isdigit() and len(value) < 19 else None
+
+
 def filtered(actor: Any, filters: dict[str, Any], organization: Any = None) -> QuerySet[PingJob]:
     """Jobs the actor may see, narrowed by the cleaned HistoryFilterForm data."""
     jobs = access.visible(actor, PingJob)

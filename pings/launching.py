@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -72,7 +71,6 @@ NOT_SUPPORTED = {
     DeviceKind.MERAKI_DEVICE: "Meraki's live tools take only a target and a count.",
     DeviceKind.MONOGOTO_THING: "Monogoto's Thing ping takes only a target IP address.",
     DeviceKind.SIMOTEL_SERVER: "A Simotel server is checked as itself: no target, count or size.",
-    DeviceKind.HOST: "",
 }
 
 
@@ -116,7 +114,7 @@ def clean_options(device: Device, data: dict[str, Any], *, api: bool = False) ->
     given = {k for k, v in data.items() if v not in (None, "")}
     for name in sorted(given - supported):
         if name in ("target", "count", "packet_size", "interval", "timeout"):
-            errors[name] = [NOT_SUPPORTED[kind] or "Not supported for this device."]
+            errors[name] = [NOT_SUPPORTED[kind]]
     options = PingOptions()
     if "target" in supported and data.get("target") not in (None, ""):
         raw = data["target"]
@@ -133,8 +131,11 @@ def clean_options(device: Device, data: dict[str, Any], *, api: bool = False) ->
                 if kind is DeviceKind.MONOGOTO_THING and not is_ip(options.target):
                     errors["target"] = ["Monogoto pings an IP address, not a name."]
     if "count" in supported:
-        low, high = MERAKI_COUNT if (api or kind is DeviceKind.MERAKI_DEVICE) else LOCAL_COUNT
+        meraki_rules = api or kind is DeviceKind.MERAKI_DEVICE
+        low, high = MERAKI_COUNT if meraki_rules else LOCAL_COUNT
         options.count = _number(data.get("count"), int, low, high, errors, "count")
+        if options.count is None and "count" not in errors:
+            options.count = 5 if meraki_rules else 4  # Meraki's default; the page's for hosts
     if kind is DeviceKind.HOST:
         options.packet_size = _number(
             data.get("packet_size"), int, *LOCAL_PACKET_SIZE, errors, "packet_size"
@@ -142,36 +143,29 @@ def clean_options(device: Device, data: dict[str, Any], *, api: bool = False) ->
         options.interval = _number(data.get("interval"), float, *LOCAL_INTERVAL, errors, "interval")
         options.timeout = _number(data.get("timeout"), float, *LOCAL_TIMEOUT, errors, "timeout")
         if not errors:
-            longest = (options.count or 4) * (options.interval or 1.0) + (options.timeout or 2.0)
+            longest = options.count * (options.interval or 1.0) + (options.timeout or 2.0)
             if longest > LOCAL_LONGEST:
                 errors[NON_FIELD_ERRORS] = [
                     f"This ping would run up to {longest:g} s; keep count * interval + timeout "
                     f"under {LOCAL_LONGEST:g} s."
                 ]
-    meraki_rules = api or kind is DeviceKind.MERAKI_DEVICE
-    if meraki_rules and "count" in supported and options.count is None and "count" not in errors:
-        options.count = 5  # Meraki's default
-    if kind is DeviceKind.HOST and "count" not in errors and options.count is None:
-        options.count = 4
     if errors:
         raise ValidationError(errors)
     return options
 
 
+def _bucket(device: Device) -> str:
+    return f"ping-launch:device:{device.pk}"
+
+
 def has_token(device: Device) -> bool:
     """Whether a launch would pass the device's limit now (without taking anything)."""
-    from vendors.models import RateBucket
-
-    row = RateBucket.objects.filter(key=f"ping-launch:device:{device.pk}").first()
-    if row is None:
-        return True
-    rate, burst = DEVICE_LIMIT
-    return min(float(burst), row.tokens + max(0.0, time.time() - row.updated) * rate) >= 1.0
+    return ratelimit.peek(_bucket(device), *DEVICE_LIMIT) == 0.0
 
 
 def take_token(device: Device) -> None:
     """One launch of this device's bucket (shared by every process), or RateLimited."""
-    wait = ratelimit.try_take(f"ping-launch:device:{device.pk}", *DEVICE_LIMIT)
+    wait = ratelimit.try_take(_bucket(device), *DEVICE_LIMIT)
     if wait > 0:
         raise RateLimited(wait)
 

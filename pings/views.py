@@ -260,7 +260,9 @@ def history_page(request: HttpRequest) -> HttpResponse:
     filters = form.cleaned_data if form.is_bound else {}
     jobs = history_filtered(request, filters)
     result = history.page(
-        jobs, _cursor(request.GET.get("before")), _cursor(request.GET.get("after"))
+        jobs,
+        history.parse_id(request.GET.get("before")),
+        history.parse_id(request.GET.get("after")),
     )
     organization = _history_scope(request)
     customers = access.visible(request.user, Customer)
@@ -299,10 +301,6 @@ def history_page(request: HttpRequest) -> HttpResponse:
 
 def history_filtered(request: HttpRequest, filters: dict[str, Any]) -> Any:
     return history.filtered(request.user, filters, _history_scope(request))
-
-
-def _cursor(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 19 else None
 
 
 class _Echo:

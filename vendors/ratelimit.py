@@ -28,6 +28,17 @@ def try_take(key: str, rate: float, burst: int, now: float | None = None) -> flo
     return 0.05
 
 
+def _refilled(row: dict, rate: float, burst: int, now: float) -> float:
+    return min(float(burst), row["tokens"] + max(0.0, now - row["updated"]) * rate)
+
+
+def peek(key: str, rate: float, burst: int) -> float:
+    """Seconds until a token will be free (0.0: one is free now), taking nothing."""
+    row = RateBucket.objects.filter(key=key).values("tokens", "updated").first()
+    tokens = float(burst) if row is None else _refilled(row, rate, burst, time.time())
+    return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
+
+
 def _try_take(key: str, rate: float, burst: int, now: float | None) -> float:
     for _ in range(20):
         now = time.time() if now is None else now
@@ -39,7 +50,7 @@ def _try_take(key: str, rate: float, burst: int, now: float | None) -> float:
                 return 0.0
             except IntegrityError:  # another process created it first
                 continue
-        tokens = min(float(burst), row["tokens"] + max(0.0, now - row["updated"]) * rate)
+        tokens = _refilled(row, rate, burst, now)
         if tokens < 1.0:
             return (1.0 - tokens) / rate
         taken = RateBucket.objects.filter(

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import make_aware
 from drf_spectacular.types import OpenApiTypes
@@ -335,10 +335,10 @@ class LiveToolsJobView(MerakiDialectView):
     def get(self, request: Request, serial: str, ping_id: str) -> Response:
         device = resolve_device(request.user, serial)
         job = None
-        if ping_id.isdigit() and len(ping_id) < 19:
+        if (pk := history.parse_id(ping_id)) is not None:
             job = (
                 access.visible(request.user, PingJob)
-                .filter(pk=int(ping_id), device=device)
+                .filter(pk=pk, device=device)
                 .select_related("device", "customer")
                 .prefetch_related("replies")
                 .first()
@@ -357,10 +357,6 @@ class LiveToolsPingDeviceJobView(LiveToolsJobView):
     )
     def get(self, request: Request, serial: str, ping_id: str) -> Response:
         return super().get(request, serial, ping_id)
-
-
-def _visible_devices(request: Request) -> QuerySet[Device]:
-    return access.visible(request.user, Device).select_related("customer")
 
 
 @extend_schema(tags=["devices"])
@@ -385,7 +381,7 @@ class DeviceListView(MerakiDialectView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request) -> Response:
-        devices = _visible_devices(request).order_by("pk")
+        devices = access.visible(request.user, Device).select_related("customer").order_by("pk")
         params = request.query_params
         if "customerId" in params:
             devices = devices.filter(customer=resolve_customer(request.user, params["customerId"]))
@@ -420,10 +416,7 @@ class PingPagination(PagePagination):
     COUNT_LIMIT = 10_000
 
     def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any]:
-        self.per_page = self._int_param(
-            request, "perPage", self.default_per_page, 1, self.max_per_page
-        )
-        self.page = self._int_param(request, "page", 1, 1, 10**9)
+        self.read_params(request)
         start = (self.page - 1) * self.per_page
         if start >= self.COUNT_LIMIT:
             raise ApiError(
@@ -520,10 +513,10 @@ class PingListView(MerakiDialectView):
             jobs = jobs.filter(created_at__gte=_moment(after, "createdAfter"))
         if before := params.get("createdBefore"):
             jobs = jobs.filter(created_at__lte=_moment(before, "createdBefore", end=True))
-        if cursor := params.get("before"):
-            if not (cursor.isdigit() and len(cursor) < 19):
+        if raw := params.get("before"):
+            if (cursor := history.parse_id(raw)) is None:
                 raise ApiError(400, "Invalid query", {"before": ["A pingId."]})
-            jobs = history.older_than(jobs, int(cursor))
+            jobs = history.older_than(jobs, cursor)
         paginator = PingPagination()
         page = paginator.paginate_queryset(jobs.order_by(*history.NEWEST_FIRST), request, self)
         return paginator.get_paginated_response([job_json(j, request.user) for j in page])
@@ -586,11 +579,11 @@ class PingDetailView(MerakiDialectView):
         examples=[OpenApiExample("Complete", value=JOB_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, ping_id: str) -> Response:
-        if not (ping_id.isdigit() and len(ping_id) < 19):
+        if (pk := history.parse_id(ping_id)) is None:
             raise ApiError(404, "Ping job not found")
         job = access.get_visible_or_404(
             request.user,
             PingJob.objects.select_related("device", "customer").prefetch_related("replies"),
-            pk=int(ping_id),
+            pk=pk,
         )
         return Response(job_json(job, request.user))

@@ -27,11 +27,15 @@ class PagePagination(pagination.BasePagination):
             raise ValidationError(problem)
         return value
 
-    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any]:
+    def read_params(self, request: Any) -> None:
+        """`page` and `perPage` from the query, or a 400 with a field error."""
         self.per_page = self._int_param(
             request, "perPage", self.default_per_page, 1, self.max_per_page
         )
         self.page = self._int_param(request, "page", 1, 1, 10**9)
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any]:
+        self.read_params(request)
         self.total = queryset.count()
         start = (self.page - 1) * self.per_page
         return list(queryset[start : start + self.per_page])
