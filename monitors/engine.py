@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitors.resolver import ResolutionError, Resolver
+from vendors.adapters.local_icmp import roomy_receive_buffer
 
 ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
 ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129
@@ -101,12 +102,7 @@ class _Family:
         self.sock = socket.socket(family, kind, proto)
         self.sock.setblocking(False)
         # Room for bursts of replies: thousands can arrive between two reads.
-        for size in (8 << 20, 4 << 20, 1 << 20):
-            try:
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-                break
-            except OSError:
-                continue
+        roomy_receive_buffer(self.sock)
         self.raw = privileged
         # Unprivileged sockets get their identifier from the kernel (it rewrites it).
         self.kernel_id = None if privileged else self.sock.getsockname()[1]

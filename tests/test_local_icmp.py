@@ -43,3 +43,23 @@ def test_names_are_resolved_before_pinging():
 def test_count_is_bounded():
     with pytest.raises(ValueError):
         ping_host("127.0.0.1", count=0)
+
+
+def test_the_portal_s_pings_get_room_for_other_processes_bursts(monkeypatch):
+    """Raw ICMP sockets see every reply on the host; a small buffer drops this ping's own
+    reply during a monitor engine's burst elsewhere. ping_host asks for a roomy one."""
+    import socket
+
+    from vendors.adapters import local_icmp
+
+    sizes: list[int] = []
+    real = local_icmp.roomy_receive_buffer
+
+    def spy(sock: socket.socket) -> None:
+        real(sock)
+        sizes.append(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+    monkeypatch.setattr(local_icmp, "roomy_receive_buffer", spy)
+    outcome = local_icmp.ping_host("127.0.0.1", count=1, timeout=1)
+    assert outcome.received == 1
+    assert len(sizes) == 1 and sizes[0] >= 1 << 20  # the default is about 200 KB

@@ -21,6 +21,18 @@ from vendors.adapters.base import Adapter, PingOutcome, Reply, Unreachable, Vend
 MAX_COUNT = 100
 
 
+def roomy_receive_buffer(sock: socket.socket) -> None:
+    """A raw ICMP socket gets a copy of every ICMP packet the host receives, so a monitor
+    engine's burst of thousands of replies in another process can overflow the default
+    buffer (about 200 KB) and drop this socket's own reply: false loss. Ask for room."""
+    for size in (8 << 20, 4 << 20, 1 << 20):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            return
+        except OSError:
+            continue
+
+
 def privileged() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -63,6 +75,7 @@ def ping_host(
     replies: list[Reply] = []
     try:
         with socket_class(privileged=privileged()) as sock:
+            roomy_receive_buffer(sock._sock)  # icmplib keeps its socket there
             for sequence in range(1, count + 1):
                 if sequence > 1:
                     time.sleep(interval)
