@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
+from monitors import rollups
 from monitors.engine import Engine, Probe, ProbeResult
+from monitors.incidents import Book
+from monitors.maintenance import in_maintenance, windows_for
 from monitors.models import CheckResult, Health, Location, Monitor
 
 PACKET_INTERVAL = 0.2  # seconds between the echoes of one check
@@ -57,42 +60,18 @@ def run_batch(
     monitors = Monitor.objects.in_bulk([monitor_id for monitor_id, _, _ in items])
     todo = [(monitors[m], due, missed) for m, due, missed in items if m in monitors]
     outcomes = (engine_ or engine()).run(probe_for(m) for m, _, _ in todo)
+    windows = windows_for((m for m, _, _ in todo), since=min((d for _, d, _ in todo), default=None))
     now = timezone.now()
-    results, changed = [], []
-    for monitor, due, missed in todo:
-        probe = outcomes[monitor.pk]
-        status, retrying, health = evaluate(monitor, probe)
-        sent_at = (
-            datetime.fromtimestamp(probe.first_sent_at, tz=UTC) if probe.first_sent_at else None
-        )
-        results.append(
-            CheckResult(
-                monitor=monitor,
-                location=location,
-                due_at=due,
-                sent_at=sent_at,
-                sent=probe.sent,
-                received=probe.received,
-                loss_percent=probe.loss_percent,
-                rtt_min=probe.rtt_min,
-                rtt_avg=probe.rtt_avg,
-                rtt_max=probe.rtt_max,
-                rtt_stddev=probe.rtt_stddev,
-                rtts=probe.rtts,
-                status=status,
-                retrying=retrying,
-                missed_slots=missed,
-                error=probe.error[:300],
-            )
-        )
-        monitor.failures_in_a_row = monitor.failures_in_a_row + 1 if status == Health.DOWN else 0
-        monitor.health = health
-        monitor.last_checked_at = now
-        monitor.last_rtt_ms = probe.rtt_avg
-        monitor.last_loss_percent = probe.loss_percent
-        monitor.last_error = probe.error[:300]
-        changed.append(monitor)
     with transaction.atomic():
+        # Locked first: the incidents of these monitors (see monitors/rollups.py for the rest).
+        book = Book.load(m.pk for m, _, _ in todo)
+        results, changed = [], []
+        for monitor, due, missed in todo:
+            probe = outcomes[monitor.pk]
+            result = record(monitor, location, due, missed, probe, windows[monitor.pk], now)
+            book.step(monitor, result, monitor.health)
+            results.append(result)
+            changed.append(monitor)
         CheckResult.objects.bulk_create(results, batch_size=1000)
         Monitor.objects.bulk_update(
             changed,
@@ -106,4 +85,45 @@ def run_batch(
             ],
             batch_size=1000,
         )
+        rollups.absorb(results, {m.pk: m for m in changed})
+        book.save()
     return results
+
+
+def record(
+    monitor: Monitor,
+    location: Location,
+    due: datetime,
+    missed: int,
+    probe: ProbeResult,
+    windows: list,
+    now: datetime,
+) -> CheckResult:
+    """The check's result row (unsaved), and the monitor's state moved on by it."""
+    status, retrying, health = evaluate(monitor, probe)
+    sent_at = datetime.fromtimestamp(probe.first_sent_at, tz=UTC) if probe.first_sent_at else None
+    monitor.failures_in_a_row = monitor.failures_in_a_row + 1 if status == Health.DOWN else 0
+    monitor.health = health
+    monitor.last_checked_at = now
+    monitor.last_rtt_ms = probe.rtt_avg
+    monitor.last_loss_percent = probe.loss_percent
+    monitor.last_error = probe.error[:300]
+    return CheckResult(
+        monitor=monitor,
+        location=location,
+        due_at=due,
+        sent_at=sent_at,
+        sent=probe.sent,
+        received=probe.received,
+        loss_percent=probe.loss_percent,
+        rtt_min=probe.rtt_min,
+        rtt_avg=probe.rtt_avg,
+        rtt_max=probe.rtt_max,
+        rtt_stddev=probe.rtt_stddev,
+        rtts=probe.rtts,
+        status=status,
+        retrying=retrying,
+        missed_slots=missed,
+        error=probe.error[:300],
+        maintenance=in_maintenance(monitor, due, windows),
+    )

@@ -24,6 +24,9 @@ FIELD_NAMES = {  # API name → form field
     "degradedRttMs": "degraded_rtt_ms",
     "notificationEmail": "notification_email",
     "notificationPhoneNumber": "notification_phone_number",
+    "notificationWebhookUrl": "notification_webhook_url",
+    "notificationWebhookSecret": "notification_webhook_secret",
+    "notificationReminderMinutes": "reminder_minutes",
     "allowedCheckCountryCodes": "allowed_check_country_codes",
     "icmpConfig.packetSize": "packet_size",
     "icmpConfig.count": "count",
@@ -48,6 +51,27 @@ class MonitorForm(forms.Form):
     degraded_rtt_ms = forms.FloatField(required=False, label="Degraded above RTT (ms)")
     notification_email = forms.CharField(required=False, label="Notification email")
     notification_phone_number = forms.CharField(required=False, label="Notification phone")
+    notification_webhook_url = forms.CharField(
+        required=False,
+        label="Notification webhook URL",
+        help_text="Signed JSON POSTs when an incident opens, escalates, reminds and resolves.",
+    )
+    notification_webhook_secret = forms.CharField(
+        required=False,
+        strip=False,
+        label="Webhook signing secret",
+        # Write-only: never rendered back; blank keeps the stored one.
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    clear_notification_webhook_secret = forms.BooleanField(
+        required=False, label="Remove the webhook signing secret"
+    )
+    reminder_minutes = forms.IntegerField(
+        required=False,
+        initial=0,
+        label="Remind every (minutes)",
+        help_text="While an incident stays open; 0: no reminders.",
+    )
     allowed_check_country_codes = forms.CharField(
         required=False,
         label="Check from countries",
@@ -61,7 +85,8 @@ class MonitorForm(forms.Form):
         instance: Monitor | None = None,
         **kwargs: Any,
     ) -> None:
-        if instance is not None and not kwargs.get("data") and not args:
+        # The views pass `request.POST or None` positionally: None on a GET.
+        if instance is not None and not kwargs.get("data") and not (args and args[0]):
             kwargs["initial"] = {
                 "customer": instance.customer_id,
                 "name": instance.name,
@@ -77,6 +102,8 @@ class MonitorForm(forms.Form):
                 "degraded_rtt_ms": instance.degraded_rtt_ms,
                 "notification_email": instance.notification_email,
                 "notification_phone_number": instance.notification_phone_number,
+                "notification_webhook_url": instance.notification_webhook_url,
+                "reminder_minutes": instance.reminder_minutes,
                 "allowed_check_country_codes": ", ".join(
                     instance.allowed_check_country_codes or []
                 ),
@@ -84,6 +111,12 @@ class MonitorForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.instance = instance
         self.fields["customer"].queryset = customers
+        has_secret = bool(instance and instance.notification_webhook_secret_encrypted)
+        self.fields["notification_webhook_secret"].help_text = (
+            "Set; leave blank to keep it." if has_secret else "Not set: webhooks go unsigned."
+        )
+        if not has_secret:
+            del self.fields["clear_notification_webhook_secret"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -106,6 +139,8 @@ class MonitorForm(forms.Form):
             "degradedRttMs": data.get("degraded_rtt_ms"),
             "notificationEmail": data.get("notification_email") or None,
             "notificationPhoneNumber": data.get("notification_phone_number") or None,
+            "notificationWebhookUrl": data.get("notification_webhook_url") or None,
+            "notificationReminderMinutes": data.get("reminder_minutes") or 0,
             "allowedCheckCountryCodes": codes or None,
             "icmpConfig": {
                 **((self.instance.config if self.instance else None) or {}),
@@ -113,6 +148,10 @@ class MonitorForm(forms.Form):
                 "count": data["count"],
             },
         }
+        if data.get("clear_notification_webhook_secret"):
+            api["notificationWebhookSecret"] = None
+        elif data.get("notification_webhook_secret"):  # blank keeps the stored secret
+            api["notificationWebhookSecret"] = data["notification_webhook_secret"]
         attrs, errors, _ = clean_fields(api, partial=False)
         for field, messages in errors.items():
             self.add_error(FIELD_NAMES.get(field), messages)

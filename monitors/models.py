@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -9,8 +10,9 @@ from typing import Any, ClassVar
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from portal import crypto
 from portal.models import Customer, Organization
-from portal.roles import AccessPolicy
+from portal.roles import AccessPolicy, Role
 
 DEFAULT_CONFIG = {"packetSize": 56, "count": 3}
 PACKET_SIZE_RANGE = (0, 1472)  # 1472 + 28 header bytes = a 1500-byte Ethernet MTU
@@ -123,6 +125,15 @@ class Monitor(models.Model):
         validators=[MinValueValidator(0)],
         help_text="Average RTT above this is degraded; blank: no RTT threshold.",
     )
+    notification_webhook_url = models.URLField(
+        max_length=500, blank=True, help_text="Signed JSON POSTs on incident open and close."
+    )
+    notification_webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    reminder_minutes = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(10080)],
+        help_text="Remind every N minutes while an incident stays open; 0: no reminders.",
+    )
     # Scheduling and the latest state (kept on the row so lists need no join).
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
@@ -173,6 +184,16 @@ class Monitor(models.Model):
             access.scope_of(actor).role_in(self.organization_id) is not None
         )
 
+    @property
+    def notification_webhook_secret(self) -> str:
+        return crypto.decrypt_json(self.notification_webhook_secret_encrypted).get("secret", "")
+
+    @notification_webhook_secret.setter
+    def notification_webhook_secret(self, secret: str) -> None:
+        self.notification_webhook_secret_encrypted = (
+            crypto.encrypt_json({"secret": secret}) if secret else ""
+        )
+
     def checks_at(self, location: Location) -> bool:
         codes = self.allowed_check_country_codes
         return not codes or location.country in codes
@@ -209,6 +230,9 @@ class CheckResult(models.Model):
     missed_slots = models.PositiveIntegerField(
         default=0, help_text="Slots skipped before this one."
     )
+    maintenance = models.BooleanField(
+        default=False, help_text="Checked during maintenance: never alerts, never downtime."
+    )
     error = models.CharField(max_length=300, blank=True)
 
     access_policy: ClassVar = AccessPolicy(
@@ -226,3 +250,311 @@ class CheckResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.monitor} at {self.due_at:%Y-%m-%d %H:%M:%S}: {self.status}"
+
+
+class MaintenanceWindow(models.Model):
+    """Planned work on one monitor or on all of a customer's monitors: checks go on, alerts do
+    not, and the time counts as maintenance, not downtime. One-off (starts_at to ends_at) or
+    weekly (a weekday, a start time and a duration, in a time zone)."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", editable=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="maintenance_windows"
+    )
+    monitor = models.ForeignKey(
+        Monitor,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="maintenance_windows",
+        help_text="Blank: every monitor of the customer.",
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    weekday = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(6)],
+        help_text="Weekly windows: 0 is Monday.",
+    )
+    start_time = models.TimeField(null=True, blank=True)
+    duration_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(7 * 1440)]
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
+    created_by = models.ForeignKey(
+        "portal.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    access_policy: ClassVar = AccessPolicy(organization="organization", customer="customer")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.reason or "Maintenance"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.organization_id = self.customer.organization_id
+        super().save(*args, **kwargs)
+
+    @property
+    def is_weekly(self) -> bool:
+        return self.weekday is not None
+
+    @property
+    def weekday_name(self) -> str:
+        return calendar.day_name[self.weekday] if self.weekday is not None else ""
+
+    @property
+    def length(self) -> timedelta:
+        if self.is_weekly:
+            return timedelta(minutes=self.duration_minutes or 0)
+        return (self.ends_at - self.starts_at) if self.starts_at and self.ends_at else timedelta()
+
+    def spans(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """Where this window lies within [start, end)."""
+        from monitors.maintenance import window_spans
+
+        return window_spans(self, start, end)
+
+    def covers(self, at: datetime) -> bool:
+        return bool(self.spans(at, at + timedelta(microseconds=1)))
+
+
+class IncidentState(models.TextChoices):
+    OPEN = "open", "Open"
+    RECOVERING = "recovering", "Recovering"  # up again, closed once the quiet period passes
+    CLOSED = "closed", "Closed"
+
+
+class Incident(models.Model):
+    """A time a monitor was down or degraded: opened by the check that crossed the threshold
+    (after its retries), folded with any relapse inside the quiet period, closed on recovery."""
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="incidents")
+    severity = models.CharField(
+        max_length=16, choices=[(Health.DEGRADED, "Degraded"), (Health.DOWN, "Down")]
+    )
+    state = models.CharField(
+        max_length=16, choices=IncidentState.choices, default=IncidentState.OPEN
+    )
+    started_at = models.DateTimeField(help_text="The first failing check, retries included.")
+    opened_at = models.DateTimeField(help_text="The check that crossed the threshold.")
+    recovered_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    failed_checks = models.PositiveIntegerField(default=0)
+    flaps = models.PositiveIntegerField(
+        default=0, help_text="Relapses inside the quiet period, folded into this incident."
+    )
+    last_error = models.CharField(max_length=300, blank=True)
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=200, blank=True)
+
+    access_policy: ClassVar = AccessPolicy(
+        organization="monitor__organization", customer="monitor__customer"
+    )
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [
+            models.Index(fields=["monitor", "-opened_at"]),
+            models.Index(fields=["state", "opened_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["monitor"],
+                condition=~models.Q(state="closed"),
+                name="one_unclosed_incident_per_monitor",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.monitor}: {self.get_severity_display()} from {self.opened_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state == IncidentState.CLOSED
+
+    def duration(self, now: datetime | None = None) -> timedelta:
+        from django.utils import timezone
+
+        end = self.closed_at or self.recovered_at or now or timezone.now()
+        return end - self.opened_at
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class Event(models.TextChoices):
+    OPENED = "opened", "Incident opened"
+    ESCALATED = "escalated", "Degraded became down"
+    REMINDER = "reminder", "Still open"
+    RESOLVED = "resolved", "Resolved"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RETRYING = "retrying", "Retrying"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"  # every retry used
+    SUPPRESSED = "suppressed", "Suppressed"  # maintenance
+
+
+class Notification(models.Model):
+    """One message about one incident on one channel, delivered by django-q2 with retries."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notifications")
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(max_length=16, choices=Event.choices)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    destination = models.CharField(max_length=500)
+    status = models.CharField(
+        max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    access_policy: ClassVar = AccessPolicy(
+        organization="monitor__organization", customer="monitor__customer"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["monitor", "-created_at"]),
+            models.Index(fields=["status", "next_attempt_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} by {self.get_channel_display()}"
+
+
+class NotificationAttempt(models.Model):
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveSmallIntegerField()
+    at = models.DateTimeField()
+    ok = models.BooleanField(default=False)
+    error = models.CharField(max_length=500, blank=True)
+
+    access_policy: ClassVar = AccessPolicy(
+        organization="monitor__organization", customer="monitor__customer"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["monitor", "-at"])]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number}: {'delivered' if self.ok else self.error}"
+
+
+class Period(models.IntegerChoices):
+    MINUTE = 60, "minute"
+    HOUR = 3600, "hour"
+    DAY = 86400, "day"
+
+
+class Rollup(models.Model):
+    """A monitor's checks summed over one minute, hour or day (UTC), kept current as results
+    arrive. RTT percentiles come from a log-bucket histogram (1 % relative accuracy) so that
+    rollups merge; time is the checks' intervals by what the monitor was in them."""
+
+    monitor = models.ForeignKey(
+        Monitor, on_delete=models.CASCADE, related_name="rollups", db_index=False
+    )
+    period = models.PositiveIntegerField(choices=Period.choices)
+    start = models.DateTimeField()
+    checks = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    received = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    rtt_min = models.FloatField(null=True)
+    rtt_max = models.FloatField(null=True)
+    rtt_sum = models.FloatField(default=0.0)
+    rtt_p50 = models.FloatField(null=True)
+    rtt_p90 = models.FloatField(null=True)
+    histogram = models.JSONField(default=dict)
+    up_seconds = models.FloatField(default=0.0)
+    degraded_seconds = models.FloatField(default=0.0)
+    down_seconds = models.FloatField(default=0.0)
+    maintenance_seconds = models.FloatField(default=0.0)
+
+    access_policy: ClassVar = AccessPolicy(
+        organization="monitor__organization", customer="monitor__customer"
+    )
+
+    class Meta:
+        ordering = ["monitor", "period", "start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["monitor", "period", "start"], name="one_rollup_per_monitor_period_start"
+            )
+        ]
+        indexes = [models.Index(fields=["period", "start"])]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id} {self.get_period_display()} {self.start:%Y-%m-%d %H:%M}"
+
+    @property
+    def loss_percent(self) -> float | None:
+        return 100.0 * (self.sent - self.received) / self.sent if self.sent else None
+
+    @property
+    def rtt_avg(self) -> float | None:
+        return self.rtt_sum / self.received if self.received else None
+
+
+class StatusPageMode(models.TextChoices):
+    OFF = "off", "Off"
+    SECRET = "secret", "Anyone with the secret link"
+    PUBLIC = "public", "Public"
+
+
+class StatusPage(models.Model):
+    """A customer's page for the outside world: status and uptime of its monitors, never
+    addresses or ids. Off until an admin turns it on."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="status_page")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", editable=False
+    )
+    mode = models.CharField(max_length=8, choices=StatusPageMode.choices, default="off")
+    slug = models.SlugField(max_length=60, unique=True, help_text="The public address part.")
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    title = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    access_policy: ClassVar = AccessPolicy(
+        organization="organization",
+        customer="customer",
+        change_role=Role.ADMIN,
+        customer_grants_may_change=False,
+    )
+
+    def __str__(self) -> str:
+        return self.title or str(self.customer)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.organization_id = self.customer.organization_id
+        if not self.token:
+            self.new_token()
+        super().save(*args, **kwargs)
+
+    def new_token(self) -> None:
+        import secrets
+
+        self.token = secrets.token_urlsafe(32)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from monitors import checks
+from monitors import checks, incidents, notify, retention
 from monitors.models import Location
 
 
@@ -12,3 +13,17 @@ def run_checks(location_id: int, batch: list[tuple[int, str, int]]) -> int:
     location = Location.objects.get(pk=location_id)
     items = [(monitor_id, datetime.fromisoformat(due), missed) for monitor_id, due, missed in batch]
     return len(checks.run_batch(location, items))
+
+
+def maintain() -> dict[str, int]:
+    """Every minute: close incidents whose quiet period passed, send reminders, retry
+    notifications that are due."""
+    return {
+        "closed": incidents.close_quiet(),
+        "reminders": incidents.remind(),
+        "notifications": notify.deliver_due(),
+    }
+
+
+def prune() -> dict[str, Any]:
+    return retention.prune()

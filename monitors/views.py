@@ -9,14 +9,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_POST
 
-from monitors.charts import latency_svg
+from monitors.charts import smoke_svg
 from monitors.forms import MonitorForm
 from monitors.models import CheckResult, Health, Monitor, MonitorStatus
+from monitors.series import RANGES, Range, UnknownRange, chart_series, parse_range
 from portal import access, audit
 from portal.access import CHANGE
 from portal.htmx import render_form, render_page
@@ -78,24 +80,81 @@ def monitor_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     monitor = access.get_visible_or_404(
         request.user, Monitor.objects.select_related("customer"), public_id=public_id
     )
-    recent = list(
-        CheckResult.objects.filter(monitor=monitor)
-        .select_related("location")
-        .order_by("-due_at")[:60]
-    )
-    context = {
-        "monitor": monitor,
-        "recent": recent[:20],
-        "chart": latency_svg(recent[::-1]),
-        "may_change": access.can(request.user, CHANGE, monitor),
-        "may_pause": monitor.status_changeable_by(request.user),
-    }
+    try:
+        rng = parse_range(request.GET.get("range"))  # the range tabs without JavaScript
+    except UnknownRange:
+        rng = parse_range(None)
+    context = _detail_context(request, monitor, rng)
+    htmx = getattr(request, "htmx", None)
+    context["live_poll"] = bool(htmx) and htmx.target == "monitor-live"
     return render_page(
         request,
         "monitors/monitor_detail.html",
         context,
         partial="monitors/partials/monitor_live.html",
     )
+
+
+def _detail_context(request: HttpRequest, monitor: Monitor, rng: Range) -> dict[str, Any]:
+    return {
+        "monitor": monitor,
+        "recent": CheckResult.objects.filter(monitor=monitor)
+        .select_related("location")
+        .order_by("-due_at")[:20],
+        # Lazy: the live part, polled every 10 s, does not show the chart.
+        "chart": SimpleLazyObject(
+            lambda: {
+                "range": rng,
+                "ranges": list(RANGES.values()),
+                "svg": smoke_svg(chart_series(monitor, rng)),
+            }
+        ),
+        "may_change": access.can(request.user, CHANGE, monitor),
+        "may_pause": monitor.status_changeable_by(request.user),
+    }
+
+
+def _chart_request(request: HttpRequest, public_id: str) -> tuple[Monitor, Range]:
+    monitor = access.get_visible_or_404(
+        request.user, Monitor.objects.select_related("customer"), public_id=public_id
+    )
+    return monitor, parse_range(request.GET.get("range"))
+
+
+@require_GET
+@login_required
+def monitor_chart(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The chart section for one range: what the range tabs swap in, or the whole page."""
+    try:
+        monitor, rng = _chart_request(request, public_id)
+    except UnknownRange as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    return render_page(
+        request,
+        "monitors/monitor_detail.html",
+        _detail_context(request, monitor, rng),
+        partial="monitors/partials/monitor_chart.html",
+    )
+
+
+@require_GET
+@login_required
+def monitor_chart_svg(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The chart as an image file (it carries its own style)."""
+    try:
+        monitor, rng = _chart_request(request, public_id)
+    except UnknownRange as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    response = HttpResponse(
+        smoke_svg(chart_series(monitor, rng), standalone=True),
+        content_type="image/svg+xml; charset=utf-8",
+    )
+    response["Cache-Control"] = "private, max-age=60"
+    # Opened on its own, an SVG is a document: it needs its inline <style> and nothing else.
+    response["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+    )
+    return response
 
 
 @login_required

@@ -5,53 +5,33 @@ deliveries are retried with backoff; every attempt is recorded on the job."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import json
 import logging
-import socket
 import time
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from pings.models import CallbackAttempt, CallbackStatus, PingJob
+from portal import webhooks
+from portal.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, Refused, signature
+
+__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "Refused", "signature"]  # re-exported
 
 logger = logging.getLogger(__name__)
 
 # Seconds after a failed callback before the next try; after the last, the portal gives up.
 CALLBACK_BACKOFF = [30, 120, 600, 1800, 7200]
 CALLBACK_TIMEOUT = (5.0, 10.0)
-SIGNATURE_HEADER = "X-Portal-Signature"
-TIMESTAMP_HEADER = "X-Portal-Timestamp"
-
-
-class Refused(Exception):
-    pass
 
 
 def check_destination(url: str) -> None:
     """Unless PING_CALLBACKS_TO_PRIVATE_NETWORKS, a callback may not reach the portal's own
     networks (loopback, private, link-local...): callers must not use the portal to probe them."""
-    if settings.PING_CALLBACKS_TO_PRIVATE_NETWORKS:
-        return
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = {ipaddress.ip_address(host)}
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-        except OSError as exc:
-            raise Refused(f"The callback host {host} could not be resolved") from exc
-        addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
-    if any(not a.is_global for a in addresses):
-        raise Refused("The callback URL points into a private or local network")
+    webhooks.check_destination(url, settings.PING_CALLBACKS_TO_PRIVATE_NETWORKS, noun="callback")
 
 
 def callback_soon(job_id: int) -> None:
@@ -69,12 +49,6 @@ def callback_soon(job_id: int) -> None:
             callback_status=CallbackStatus.RETRYING,
             callback_next_at=timezone.now() + timedelta(seconds=CALLBACK_BACKOFF[0]),
         )
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """HMAC-SHA256 of "{timestamp}.{body}" keyed with the caller's shared secret."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return f"sha256={mac.hexdigest()}"
 
 
 def callback_body(job: PingJob) -> dict[str, Any]:
@@ -111,34 +85,19 @@ def deliver_callback(job_id: int) -> str:
     if not claimed:
         return "taken by another worker"
     body = json.dumps(callback_body(job), separators=(",", ":")).encode()
-    timestamp = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "ping-portal-callback/1",
-        TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: signature(job.callback_secret, timestamp, body),
-    }
     attempt = CallbackAttempt(job=job, number=number)
     started = time.monotonic()
     try:
         check_destination(job.callback_url)
-        response = requests.post(
+        attempt.ok, attempt.status_code, attempt.error = webhooks.post_signed(
             job.callback_url,
-            data=body,
-            headers=headers,
+            body,
+            job.callback_secret,
+            user_agent="ping-portal-callback/1",
             timeout=CALLBACK_TIMEOUT,
-            allow_redirects=False,
         )
-        attempt.status_code = response.status_code
-        attempt.ok = 200 <= response.status_code < 300
-        if not attempt.ok:
-            attempt.error = f"The receiver answered HTTP {response.status_code}"
     except Refused as exc:
         attempt.error = str(exc)
-    except requests.Timeout:
-        attempt.error = f"No answer within {sum(CALLBACK_TIMEOUT):g} s"
-    except requests.RequestException as exc:
-        attempt.error = f"Could not connect ({type(exc).__name__})"
     attempt.elapsed_ms = int((time.monotonic() - started) * 1000)
     if attempt.ok:
         status, next_at = CallbackStatus.DELIVERED, None

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from pings.models import PingJob, launcher_for
 from portal import access
+from portal.csvexport import cell
 
 PAGE_SIZE = 50
 
@@ -121,32 +122,12 @@ CSV_COLUMNS = [
 ]
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = str(value)
-    # Spreadsheets run cells that start like a formula; a leading quote keeps them text.
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def csv_rows(jobs: QuerySet[PingJob], viewer: Any) -> Iterator[list[Any]]:
     yield CSV_COLUMNS
     rows = jobs.select_related("device", "customer").order_by(*NEWEST_FIRST)
     for job in rows.iterator(chunk_size=2000):
         yield [
-            _cell(v)
+            cell(v)
             for v in (
                 job.pk,
                 job.created_at,

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pings import history, launching
 from pings.charts import replies_svg
 from pings.forms import HistoryFilterForm, PingForm
 from pings.models import PingBatch, PingJob, Via
-from portal import access, audit
+from portal import access, audit, csvexport
 from portal.access import CHANGE
 from portal.htmx import render_page
 from portal.models import ApiKey, Customer, Membership
@@ -303,11 +301,6 @@ def history_filtered(request: HttpRequest, filters: dict[str, Any]) -> Any:
     return history.filtered(request.user, filters, _history_scope(request))
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @require_GET
 @login_required
 def history_csv(request: HttpRequest) -> HttpResponse:
@@ -320,11 +313,6 @@ def history_csv(request: HttpRequest) -> HttpResponse:
             content_type="text/plain; charset=utf-8",
         )
     filters = form.cleaned_data if request.GET else {}
-    writer = csv.writer(_Echo())
-    rows = history.csv_rows(history_filtered(request, filters), request.user)
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
+    return csvexport.response(
+        history.csv_rows(history_filtered(request, filters), request.user), "pings"
     )
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="pings-{stamp}.csv"'
-    return response

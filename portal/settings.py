@@ -184,6 +184,16 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ping-portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Alerts: SMS and webhooks ---------------------------------------------------------------
+# "console" (stdout), "locmem" (monitors.sms.outbox), "twilio", or a dotted path to a class.
+SMS_BACKEND = env.str("SMS_BACKEND", default="locmem" if TESTING else "console")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
+# Like PING_CALLBACKS_TO_PRIVATE_NETWORKS, for monitors' alert webhooks.
+ALERT_WEBHOOKS_TO_PRIVATE_NETWORKS = env.bool("ALERT_WEBHOOKS_TO_PRIVATE_NETWORKS", default=DEBUG)
+
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -251,6 +261,20 @@ VENDOR_SIMULATOR_PORT = env.int("VENDOR_SIMULATOR_PORT", default=8090)
 VENDOR_SIMULATOR_URL = f"http://127.0.0.1:{VENDOR_SIMULATOR_PORT}"
 # The simulator's settings that the demo writes (e.g. where the Simotel webhook goes).
 VENDOR_SIMULATOR_CONFIG = VAR_DIR / "simulator.json"
+
+# --- Monitor history and alerting -------------------------------------------------------------
+# A monitor that comes back must stay up this long before its incident closes; relapses inside
+# it fold into the same incident (one "opened" and one "resolved" for a flapping monitor).
+MONITOR_FLAP_QUIET_SECONDS = env.int("MONITOR_FLAP_QUIET_SECONDS", default=300)
+# How long history is kept, in days (0 keeps it forever). Raw checks feed the 1-hour chart,
+# exports and incident details; minute rollups the 24-hour chart; hour rollups 7 and 30 days
+# and uptime; day rollups the year chart and monthly reports.
+MONITOR_RAW_RETENTION_DAYS = env.int("MONITOR_RAW_RETENTION_DAYS", default=30)
+MONITOR_MINUTE_ROLLUP_DAYS = env.int("MONITOR_MINUTE_ROLLUP_DAYS", default=14)
+MONITOR_HOUR_ROLLUP_DAYS = env.int("MONITOR_HOUR_ROLLUP_DAYS", default=400)
+MONITOR_DAY_ROLLUP_DAYS = env.int("MONITOR_DAY_ROLLUP_DAYS", default=0)
+# Rows deleted per statement when pruning: short transactions keep the writers flowing.
+MONITOR_PRUNE_CHUNK = env.int("MONITOR_PRUNE_CHUNK", default=5000)
 
 # --- Jobs (django-q2) ---------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

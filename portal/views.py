@@ -104,8 +104,8 @@ def home(request: HttpRequest) -> HttpResponse:
     scope = access.scope_of(request.user)
     if scope.is_customer_only:
         customers = access.visible(request.user, Customer)
-        if customers.count() == 1:
-            return redirect("customer_detail", public_id=customers.get().public_id)
+        if customers.count() == 1:  # their monitors are what they come for
+            return redirect("customer_monitors", public_id=customers.get().public_id)
         return redirect("customer_list")
     if not scope.grants and not scope.read_all:
         return render_page(request, "portal/no_access.html", {})

@@ -183,9 +183,11 @@ def _add_ping_objects(world: World) -> None:
 
 
 def _add_monitor_objects(world: World) -> None:
+    from datetime import timedelta
+
     from django.utils import timezone
 
-    from monitors.models import CheckResult, Location, Monitor
+    from monitors.models import CheckResult, Incident, Location, MaintenanceWindow, Monitor
 
     def monitor(customer: Customer, name: str, host: str) -> Monitor:
         # next_check_at stays empty: nothing schedules these unless a test asks.
@@ -211,6 +213,18 @@ def _add_monitor_objects(world: World) -> None:
     world.other_result = CheckResult.objects.create(
         monitor=world.other_monitor, location=location, due_at=timezone.now(), status="up"
     )
+    now = timezone.now()
+    world.incident_c1 = Incident.objects.create(
+        monitor=world.monitor_c1, severity="down", started_at=now, opened_at=now
+    )
+    world.other_incident = Incident.objects.create(
+        monitor=world.other_monitor, severity="down", started_at=now, opened_at=now
+    )
+    window = {"starts_at": now, "ends_at": now + timedelta(hours=1), "reason": "Planned"}
+    world.window_c1 = MaintenanceWindow.objects.create(
+        customer=world.c1, monitor=world.monitor_c1, **window
+    )
+    world.other_window = MaintenanceWindow.objects.create(customer=world.other_customer, **window)
 
 
 # Port 9 (discard) on loopback: nothing listens, so vendor calls fail fast and locally.
@@ -297,11 +311,15 @@ def sim() -> Iterator[SimpleNamespace]:
 
 
 class Receiver:
-    """A loopback HTTP endpoint recording what is POSTed to it (callbacks, webhooks)."""
+    """A loopback HTTP endpoint recording what is POSTed to it (callbacks, webhooks): the parsed
+    and the raw body, the headers, and the status it answered. It answers `statuses` in turn
+    (e.g. [500, 200]), then `status` (200)."""
 
     def __init__(self) -> None:
         self.received: list[dict] = []
         self.event = threading.Event()
+        self.status = 200
+        self.statuses: list[int] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -309,15 +327,23 @@ class Receiver:
                 pass
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = None
+                status = outer.statuses.pop(0) if outer.statuses else outer.status
                 outer.received.append(
                     {
-                        "body": json.loads(body),
+                        "body": body,
+                        "raw": raw,
+                        "headers": dict(self.headers.items()),
                         "authorization": self.headers.get("Authorization", ""),
+                        "status": status,
                         "at": time.monotonic(),
                     }
                 )
-                self.send_response(200)
+                self.send_response(status)
                 self.end_headers()
                 outer.event.set()
 

@@ -67,6 +67,26 @@ def c1(w: World) -> dict[str, Any]:
     return {"public_id": w.c1.public_id}
 
 
+def status_page(w: World, customer: Any, mode: str = "off") -> Any:
+    """The customer's status page (made on first use), switched to `mode`."""
+    from monitors.models import StatusPage
+
+    page, _ = StatusPage.objects.get_or_create(
+        customer=customer, defaults={"slug": f"status-{customer.pk}"}
+    )
+    if page.mode != mode:
+        page.mode = mode
+        page.save()
+    return page
+
+
+def this_month(w: World) -> dict[str, Any]:
+    from django.utils import timezone
+
+    now = timezone.now()
+    return {"public_id": w.c1.public_id, "year": now.year, "month": now.month}
+
+
 PAGES = "all=302"
 CRED = lambda w: {"pk": w.cred.pk}  # noqa: E731
 DEV1 = lambda w: {"public_id": w.device_c1.public_id}  # noqa: E731
@@ -452,6 +472,16 @@ CASES: list[Case] = [
         kwargs=lambda w: {"public_id": w.monitor_c2.public_id},
         label="unbound-customer",
     ),
+    # The chart follows the monitor: its section (swapped in by the range tabs) and its image.
+    Case("monitor_chart", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=MON1),
+    Case("monitor_chart_svg", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=MON1),
+    Case(
+        "monitor_chart_svg",
+        "GET",
+        expect(f"{PAGES} users=200 outsider=404 customer=404"),
+        kwargs=lambda w: {"public_id": w.monitor_c2.public_id},
+        label="unbound-customer",
+    ),
     Case(
         "monitor_edit",
         "GET",
@@ -477,6 +507,129 @@ CASES: list[Case] = [
         "POST",
         expect(f"{PAGES} users=403 admin=302 operator=302 outsider=404 superuser=302"),
         kwargs=MON1,
+    ),
+    # --- monitor history: incidents, maintenance, exports ------------------------------------
+    Case("monitor_incidents", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=MON1),
+    Case(
+        "incident_detail",
+        "GET",
+        expect(f"{PAGES} users=200 outsider=404"),
+        kwargs=lambda w: {"pk": w.incident_c1.pk},
+    ),
+    Case(
+        "incident_detail",
+        "GET",
+        expect(f"{PAGES} users=404 outsider=200 superuser=200 supporter=200"),
+        kwargs=lambda w: {"pk": w.other_incident.pk},
+        label="other-org",
+    ),
+    Case("monitor_maintenance", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=MON1),
+    Case(
+        "monitor_maintenance",
+        "POST",
+        expect(f"{PAGES} users=403 admin=302 operator=302 outsider=404 superuser=302"),
+        kwargs=MON1,
+        data=lambda w: {
+            "kind": "weekly",
+            "weekday": "6",
+            "start_time": "02:00",
+            "duration_minutes": "60",
+            "time_zone": "UTC",
+        },
+    ),
+    Case("customer_maintenance", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=c1),
+    Case(
+        "customer_maintenance",
+        "POST",
+        expect(f"{PAGES} users=403 admin=400 operator=400 outsider=404 superuser=400"),
+        kwargs=c1,
+        data=lambda w: {"kind": "once", "time_zone": "UTC"},
+        label="refused",
+    ),
+    Case(
+        "maintenance_delete",
+        "POST",
+        expect(f"{PAGES} users=403 admin=302 operator=302 outsider=404 superuser=302"),
+        kwargs=lambda w: {"pk": w.window_c1.pk},
+    ),
+    Case(
+        "maintenance_delete",
+        "POST",
+        expect(f"{PAGES} users=404 outsider=302 supporter=403 superuser=302"),
+        kwargs=lambda w: {"pk": w.other_window.pk},
+        label="other-org",
+    ),
+    Case(
+        "monitor_export",
+        "GET",
+        expect(f"{PAGES} users=200 outsider=404"),
+        kwargs=lambda w: {"public_id": w.monitor_c1.public_id, "what": "checks"},
+    ),
+    Case(
+        "customer_export",
+        "GET",
+        expect(f"{PAGES} users=200 outsider=404"),
+        kwargs=lambda w: {"public_id": w.c1.public_id, "what": "incidents"},
+    ),
+    # --- customer pages: monitors, monthly report, status page ------------------------------
+    Case("customer_monitors", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=c1),
+    Case(
+        "customer_monitors",
+        "GET",
+        expect(f"{PAGES} users=200 outsider=404 customer=404"),
+        kwargs=lambda w: {"public_id": w.c2.public_id},
+        label="unbound-customer",
+    ),
+    Case("customer_report", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=this_month),
+    Case(
+        "customer_report",
+        "GET",
+        expect(f"{PAGES} users=404"),
+        kwargs=lambda w: {"public_id": w.c1.public_id, "year": 2024, "month": 13},
+        label="no-such-month",
+    ),
+    # Only organization admins may change the status page; customer users see, not change.
+    Case(
+        "customer_status_page",
+        "POST",
+        expect(f"{PAGES} users=403 admin=302 superuser=302 outsider=404"),
+        kwargs=c1,
+        data=lambda w: {"mode": "public", "title": "", "slug": "northwind-status"},
+    ),
+    Case(
+        "customer_status_page",
+        "POST",
+        expect(f"{PAGES} users=404 supporter=403 outsider=302 superuser=302"),
+        kwargs=lambda w: {"public_id": w.other_customer.public_id},
+        data=lambda w: {"mode": "secret", "title": "", "slug": "globex-status"},
+        label="other-org",
+    ),
+    # Status pages need no login; off (or the wrong mode) is the same 404 as no page at all.
+    Case(
+        "status_page_public",
+        "GET",
+        expect("all=200"),
+        kwargs=lambda w: {"slug": status_page(w, w.c1, "public").slug},
+    ),
+    Case(
+        "status_page_public",
+        "GET",
+        expect("all=404"),
+        kwargs=lambda w: {"slug": status_page(w, w.c1, "secret").slug},
+        label="secret-mode",
+    ),
+    Case(
+        "status_page_secret",
+        "GET",
+        expect("all=200"),
+        kwargs=lambda w: {"token": status_page(w, w.c1, "secret").token},
+    ),
+    Case(
+        "status_page_secret",
+        "GET",
+        expect("all=404"),
+        kwargs=lambda w: {"token": status_page(w, w.c1, "off").token},
+        label="off",
     ),
     # --- ICMP monitors (the seed's API) ---------------------------------------------------
     Case("icmp-monitor-list", "GET", expect("all=200 anon=401"), json=True),
@@ -534,11 +687,40 @@ CASES: list[Case] = [
         json=True,
     ),
     Case(
+        "icmp-monitor-incidents",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404"),
+        kwargs=MON1,
+        json=True,
+    ),
+    Case(
+        "icmp-monitor-uptime",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404"),
+        kwargs=MON1,
+        json=True,
+    ),
+    Case(
         "icmp-monitor-alert-history",
         "GET",
         expect("all=200 anon=401 outsider=404 key_other=404"),
         kwargs=MON1,
         json=True,
+    ),
+    Case(
+        "icmp-monitor-chart",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404"),
+        kwargs=MON1,
+        json=True,
+    ),
+    Case(
+        "icmp-monitor-chart",
+        "GET",
+        expect("all=200 anon=401 outsider=404 key_other=404 customer=404 key_customer=404"),
+        kwargs=lambda w: {"public_id": w.monitor_c2.public_id},
+        json=True,
+        label="unbound-customer",
     ),
     # --- pings: pages ----------------------------------------------------------------------
     Case("device_pings", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=DEV1),
@@ -848,6 +1030,23 @@ ADMIN_RULES: dict[str, AdminRule] = {
         lambda w: w.result_c1, lambda w: w.other_result, delete="admin superuser"
     ),
     "monitors.location": AdminRule(None, None, view="superuser", add="superuser"),
+    "monitors.incident": AdminRule(
+        lambda w: w.incident_c1, lambda w: w.other_incident, delete="admin superuser"
+    ),
+    "monitors.maintenancewindow": AdminRule(
+        lambda w: w.window_c1,
+        lambda w: w.other_window,
+        add=ORG_ADMINS,
+        change="admin superuser",
+        delete="admin superuser",
+    ),
+    "monitors.statuspage": AdminRule(
+        lambda w: status_page(w, w.c1),
+        lambda w: status_page(w, w.other_customer),
+        add=ORG_ADMINS,
+        change="admin superuser",
+        delete="admin superuser",
+    ),
     # Records of what happened: nobody adds or edits them; admins may delete.
     "pings.pingjob": AdminRule(lambda w: w.job_c1, lambda w: w.other_job, delete="admin superuser"),
     "pings.pingbatch": AdminRule(

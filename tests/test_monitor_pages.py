@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.utils import timezone
 
@@ -121,8 +123,13 @@ def test_chart_marks_outages_and_loss(world: World):
             rtt_max=2.0 if received else None,
             status="up" if received == 3 else "down",
         )
-    html = world.client("viewer").get(f"/monitors/{world.monitor_c1.public_id}/").content.decode()
-    assert html.count('class="down"') == 1 and html.count('class="loss"') == 1
+    # The last hour is drawn from the checks: the failing ones shaded as one run of downtime,
+    # the median green at no loss, red at a third lost, and no line where all were lost.
+    page = f"/monitors/{world.monitor_c1.public_id}/?range=1h"
+    html = world.client("viewer").get(page).content.decode()
+    assert html.count("<title>Down from ") == 1
+    lines = re.findall(r'<polyline [^>]*class="med ([\w-]+)"', html)
+    assert lines[:2] == ["loss-0", "loss-high"]
 
 
 def test_edit_keeps_the_validation_and_saves(world: World):

@@ -38,12 +38,12 @@ def test_demo_users_land_on_the_page_for_their_role(db, settings, username: str,
     assert landed == landing
 
 
-def test_demo_customer_user_lands_on_their_customer(db, settings):
+def test_demo_customer_user_lands_on_their_customers_monitors(db, settings):
     settings.DEBUG = True
     call_command("demo")
     _, landed = login("customer", "demo")
     customer = CustomerAccess.objects.get(user__username="customer").customer
-    assert landed == f"/customers/{customer.public_id}/"
+    assert landed == f"/customers/{customer.public_id}/monitors/"
 
 
 def test_customer_user_with_two_customers_lands_on_the_list(world: World):
@@ -180,7 +180,7 @@ def test_admin_gives_a_new_customer_user_access(world: World):
         {"username": "contoso-noc", "email": "noc@contoso.test", "password": PASSWORD},
     )
     _, landed = login("contoso-noc")
-    assert landed == f"/customers/{world.c2.public_id}/"
+    assert landed == f"/customers/{world.c2.public_id}/monitors/"
 
 
 def test_new_account_needs_a_strong_password(world: World):

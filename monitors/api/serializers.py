@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_email
+from django.core.validators import URLValidator, validate_email
 
 from monitors.models import (
     COUNT_RANGE,
@@ -18,10 +18,18 @@ from monitors.models import (
     STATUS_ALIASES,
     TIMEOUT_RANGE,
     CheckResult,
+    Incident,
     Monitor,
     MonitorStatus,
+    Notification,
+    NotificationAttempt,
 )
+from monitors.uptime import Uptime
 from portal.validators import normalize_host
+
+REMINDER_MINUTES_RANGE = (0, 10080)
+WEBHOOK_SECRET_MAX = 200
+validate_webhook_url = URLValidator(schemes=["http", "https"])
 
 PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,30}$")
 COUNTRY = re.compile(r"^[A-Za-z]{2}$")
@@ -42,6 +50,9 @@ WRITABLE = {
     "retries",
     "degradedLossPercent",
     "degradedRttMs",
+    "notificationWebhookUrl",
+    "notificationWebhookSecret",  # write-only: answers say only notificationWebhookSecretSet
+    "notificationReminderMinutes",
 }
 
 
@@ -80,6 +91,9 @@ def monitor_json(monitor: Monitor, *, with_customer_name: bool = False) -> dict[
         "health": monitor.health,
         "lastRttMs": monitor.last_rtt_ms,
         "lastLossPercent": monitor.last_loss_percent,
+        "notificationWebhookUrl": monitor.notification_webhook_url or None,
+        "notificationWebhookSecretSet": bool(monitor.notification_webhook_secret_encrypted),
+        "notificationReminderMinutes": monitor.reminder_minutes,
     }
     if with_customer_name:
         body["customerName"] = monitor.customer.name
@@ -123,6 +137,29 @@ def check_json(result: CheckResult) -> dict[str, Any]:
     }
 
 
+def alert_json(
+    notification: Notification, attempt: NotificationAttempt | None = None
+) -> dict[str, Any]:
+    """One entry of the alert history: an attempt, or a notification not attempted yet."""
+    if attempt is not None:
+        status = "sent" if attempt.ok else "failed"
+        sent_at, error = attempt.at, attempt.error
+    else:
+        # Claimed but not finished yet: still pending for the reader.
+        status = "pending" if notification.status == "retrying" else notification.status
+        sent_at, error = None, notification.last_error
+    return {
+        "id": notification.pk,
+        "attempt": attempt.number if attempt is not None else None,
+        "incidentId": notification.incident_id,
+        "type": notification.event,
+        "status": status,
+        "channelName": notification.channel,
+        "sentAt": _iso(sent_at),
+        "errorMessage": error or None,
+    }
+
+
 def _whole(value: Any, name: str, low: int, high: int, errors: dict[str, list[str]]) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
         errors[name] = [f"Must be a whole number from {low} to {high}."]
@@ -152,6 +189,7 @@ def clean_fields(data: dict[str, Any], *, partial: bool) -> tuple[dict[str, Any]
             "health",
             "lastRttMs",
             "lastLossPercent",
+            "notificationWebhookSecretSet",
         }
     )
     if unknown:
@@ -242,6 +280,14 @@ def clean_fields(data: dict[str, Any], *, partial: bool) -> tuple[dict[str, Any]
             errors["notificationPhoneNumber"] = ["Enter a phone number like +49 30 1234567."]
         else:
             attrs["notification_phone_number"] = phone or ""
+    _clean_webhook(data, attrs, errors)
+    if "notificationReminderMinutes" in data:
+        attrs["reminder_minutes"] = _whole(
+            data["notificationReminderMinutes"],
+            "notificationReminderMinutes",
+            *REMINDER_MINUTES_RANGE,
+            errors,
+        )
     config = data.get("icmpConfig", data.get("config"))
     if "icmpConfig" in data and "config" in data and data["icmpConfig"] != data["config"]:
         errors["icmpConfig"] = ["config and icmpConfig are aliases; send one of them."]
@@ -265,3 +311,64 @@ def clean_fields(data: dict[str, Any], *, partial: bool) -> tuple[dict[str, Any]
             cleaned.update(packetSize=size, count=count)
             attrs["config"] = cleaned
     return attrs, errors, bad_host
+
+
+def _clean_webhook(data: dict[str, Any], attrs: dict[str, Any], errors: dict) -> None:
+    """The alert webhook: an http(s) URL, refused at once when it is an address in a private
+    network that the settings do not allow (names are judged at delivery), and a write-only
+    secret (null or "" clears it)."""
+    from django.conf import settings
+
+    from portal import webhooks
+
+    if "notificationWebhookUrl" in data:
+        url = data["notificationWebhookUrl"]
+        try:
+            if url not in (None, ""):
+                if not isinstance(url, str) or len(url) > 500:
+                    raise DjangoValidationError("An http or https URL of at most 500 characters.")
+                validate_webhook_url(url)
+                webhooks.check_destination(
+                    url, settings.ALERT_WEBHOOKS_TO_PRIVATE_NETWORKS, noun="webhook", resolve=False
+                )
+            attrs["notification_webhook_url"] = url or ""
+        except DjangoValidationError:
+            errors["notificationWebhookUrl"] = ["An http or https URL of at most 500 characters."]
+        except webhooks.Refused as exc:
+            errors["notificationWebhookUrl"] = [f"{exc}."]
+    if "notificationWebhookSecret" in data:
+        secret = data["notificationWebhookSecret"]
+        if secret is not None and (not isinstance(secret, str) or len(secret) > WEBHOOK_SECRET_MAX):
+            errors["notificationWebhookSecret"] = [
+                f"A string of at most {WEBHOOK_SECRET_MAX} characters."
+            ]
+        else:
+            attrs["notification_webhook_secret"] = secret or ""
+
+
+def incident_json(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.pk,
+        "severity": incident.severity,
+        "state": incident.state,
+        "startedAt": _iso(incident.started_at),
+        "openedAt": _iso(incident.opened_at),
+        "recoveredAt": _iso(incident.recovered_at),
+        "closedAt": _iso(incident.closed_at),
+        "durationSeconds": int(incident.duration().total_seconds()),
+        "failedChecks": incident.failed_checks,
+        "flaps": incident.flaps,
+        "lastError": incident.last_error or None,
+        "closeReason": incident.close_reason or None,
+    }
+
+
+def uptime_json(figure: Uptime) -> dict[str, Any]:
+    percent = figure.percent
+    return {
+        "uptimePercent": None if percent is None else round(percent, 3),
+        "upSeconds": figure.up,
+        "degradedSeconds": figure.degraded,
+        "downSeconds": figure.down,
+        "maintenanceSeconds": figure.maintenance,
+    }

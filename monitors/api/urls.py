@@ -11,9 +11,24 @@ urlpatterns = [
         name="icmp-monitor-check-history",
     ),
     re_path(
+        r"^icmp-monitors/(?P<public_id>[^/]+)/chart/?$",
+        views.ChartView.as_view(),
+        name="icmp-monitor-chart",
+    ),
+    re_path(
         r"^icmp-monitors/(?P<public_id>[^/]+)/alert-history/?$",
         views.AlertHistoryView.as_view(),
         name="icmp-monitor-alert-history",
+    ),
+    re_path(
+        r"^icmp-monitors/(?P<public_id>[^/]+)/incidents/?$",
+        views.IncidentListView.as_view(),
+        name="icmp-monitor-incidents",
+    ),
+    re_path(
+        r"^icmp-monitors/(?P<public_id>[^/]+)/uptime/?$",
+        views.UptimeView.as_view(),
+        name="icmp-monitor-uptime",
     ),
     re_path(
         r"^icmp-monitors/(?P<public_id>[^/]+)/?$",

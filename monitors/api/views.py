@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -14,8 +14,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitors.api.serializers import check_json, clean_fields, monitor_json
-from monitors.models import CheckResult, Monitor, MonitorStatus
+from monitors.api.serializers import (
+    alert_json,
+    check_json,
+    clean_fields,
+    incident_json,
+    monitor_json,
+    uptime_json,
+)
+from monitors.models import (
+    CheckResult,
+    Incident,
+    Monitor,
+    MonitorStatus,
+    Notification,
+    NotificationAttempt,
+)
+from monitors.series import RANGES, UnknownRange, chart_series, parse_range, series_json
+from monitors.uptime import uptimes
 from portal import access, audit
 from portal.api.exceptions import ApiError
 from portal.api.lookups import resolve_customer
@@ -50,6 +66,13 @@ def raise_field_errors(errors: dict[str, list[str]], bad_host: bool) -> None:
 def may_write(actor: Any) -> None:
     if not access.may_write_anything(actor):
         raise ApiError(403, "Forbidden: your role or API key is read-only")
+
+
+def limit_param(request: Request, default: int = 50, most: int = 200) -> int:
+    raw = request.query_params.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise ApiError(400, "Invalid request body", {"limit": [f"A number from 1 to {most}."]})
+    return int(raw)
 
 
 class MonitorAPIView(APIView):
@@ -216,25 +239,228 @@ class CheckHistoryView(MonitorAPIView):
     )
     def get(self, request: Request, public_id: str) -> Response:
         monitor = access.get_visible_or_404(request.user, Monitor, public_id=public_id)
-        raw = request.query_params.get("limit", "50")
-        if not raw.isdigit() or not 1 <= int(raw) <= 200:
-            raise ApiError(400, "Invalid request body", {"limit": ["A number from 1 to 200."]})
         results = (
             CheckResult.objects.filter(monitor=monitor)
             .select_related("location")
-            .order_by("-due_at")[: int(raw)]
+            .order_by("-due_at")[: limit_param(request)]
         )
         return Response({"data": [check_json(r) for r in results]})
 
 
+ALERT_EXAMPLE = {
+    "alerts": [
+        {
+            "id": 42,
+            "attempt": 2,
+            "incidentId": 7,
+            "type": "opened",
+            "status": "sent",
+            "channelName": "webhook",
+            "sentAt": "2026-12-01T09:30:02.512Z",
+            "errorMessage": None,
+        },
+        {
+            "id": 42,
+            "attempt": 1,
+            "incidentId": 7,
+            "type": "opened",
+            "status": "failed",
+            "channelName": "webhook",
+            "sentAt": "2026-12-01T09:29:32.104Z",
+            "errorMessage": "The receiver answered HTTP 500",
+        },
+        {
+            "id": 41,
+            "attempt": None,
+            "incidentId": 6,
+            "type": "resolved",
+            "status": "suppressed",
+            "channelName": "email",
+            "sentAt": None,
+            "errorMessage": "In a maintenance window: not sent",
+        },
+    ],
+    "total": 3,
+}
+
+
 @extend_schema(tags=["icmp-monitors"])
 class AlertHistoryView(MonitorAPIView):
+    """Every delivery attempt of the monitor's notifications ("sent" or "failed", `sentAt` the
+    attempt's time), and the notifications not attempted yet ("pending", or "suppressed" during
+    maintenance, `sentAt` null), newest first. `id` is the notification's id and `attempt` the
+    attempt's number (null when there is none), so (id, attempt) names an entry for good and
+    all attempts of one message share its id. `type` is the event (opened, escalated,
+    reminder, resolved); `total` counts every entry, `limit` bounds the list."""
+
     @extend_schema(
-        summary="Notifications sent for a monitor",
+        summary="Notifications sent for a monitor, every attempt, newest first",
         operation_id="getIcmpMonitorAlertHistory",
+        parameters=[OpenApiParameter("limit", int, description="1 to 200, default 50")],
         responses={200: OpenApiTypes.OBJECT},
+        examples=[OpenApiExample("Two attempts and a suppressed email", value=ALERT_EXAMPLE)],
     )
     def get(self, request: Request, public_id: str) -> Response:
-        access.get_visible_or_404(request.user, Monitor, public_id=public_id)
-        # Alerting arrives with incidents and notifications; until then there are none.
-        return Response({"alerts": [], "total": 0})
+        monitor = access.get_visible_or_404(request.user, Monitor, public_id=public_id)
+        limit = limit_param(request)
+        attempts = NotificationAttempt.objects.filter(monitor=monitor)
+        unattempted = Notification.objects.filter(monitor=monitor).exclude(
+            Exists(NotificationAttempt.objects.filter(notification=OuterRef("pk")))
+        )
+        # The newest `limit` of each, merged: never more than twice `limit` rows read.
+        rows = [
+            (a.at, alert_json(a.notification, a))
+            for a in attempts.select_related("notification").order_by("-at", "-id")[:limit]
+        ]
+        rows += [
+            (n.created_at, alert_json(n))
+            for n in unattempted.order_by("-created_at", "-id")[:limit]
+        ]
+        rows.sort(key=lambda row: (row[0], row[1]["id"], row[1]["attempt"] or 0), reverse=True)
+        return Response(
+            {
+                "alerts": [entry for _, entry in rows[:limit]],
+                "total": attempts.count() + unattempted.count(),
+            }
+        )
+
+
+CHART_EXAMPLE = {
+    "range": "24h",
+    "start": "2026-12-01T09:30:00Z",
+    "end": "2026-12-02T09:30:00Z",
+    "points": [
+        {
+            "start": "2026-12-01T09:30:00Z",
+            "end": "2026-12-01T09:31:00Z",
+            "checks": 2,
+            "sent": 6,
+            "received": 5,
+            "lossPercent": 16.67,
+            "rttMin": 11.2,
+            "rttP50": 12.4,
+            "rttAvg": 12.9,
+            "rttMax": 15.8,
+            "downSeconds": 0.0,
+            "maintenanceSeconds": 0.0,
+        }
+    ],
+    "incidents": [
+        {"openedAt": "2026-12-01T21:05:00Z", "closedAt": "2026-12-01T21:40:00Z", "severity": "down"}
+    ],
+    "maintenance": [{"start": "2026-12-02T02:00:00Z", "end": "2026-12-02T03:00:00Z"}],
+}
+
+
+@extend_schema(tags=["icmp-monitors"])
+class ChartView(MonitorAPIView):
+    """A monitor's latency over the last hour (one point per check), 24 hours (per minute),
+    7 or 30 days (per hour) or a year (per day): RTT min, median, average and max, loss, and
+    the seconds down and in maintenance; the incidents and maintenance windows in the range.
+    A range never returns more points than its periods (1,500 checks for the last hour)."""
+
+    @extend_schema(
+        summary="A monitor's latency chart data over 1h, 24h, 7d, 30d or 1y",
+        operation_id="getIcmpMonitorChart",
+        parameters=[OpenApiParameter("range", str, enum=list(RANGES), description="Default 24h")],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+        examples=[
+            OpenApiExample("24 hours", value=CHART_EXAMPLE, response_only=True),
+            OpenApiExample(
+                "Unknown range",
+                value={
+                    "statusCode": 400,
+                    "statusMessage": "Bad Request",
+                    "message": "Invalid request body",
+                    "errors": {"range": ["Unknown range '2d': use one of 1h, 24h, 7d, 30d, 1y."]},
+                },
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        monitor = access.get_visible_or_404(request.user, Monitor, public_id=public_id)
+        try:
+            rng = parse_range(request.query_params.get("range"))
+        except UnknownRange as exc:
+            raise ApiError(400, "Invalid request body", {"range": [str(exc)]}) from exc
+        return Response(series_json(chart_series(monitor, rng)))
+
+
+INCIDENT_EXAMPLE = {
+    "incidents": [
+        {
+            "id": 7,
+            "severity": "down",
+            "state": "closed",
+            "startedAt": "2026-12-01T21:03:00Z",
+            "openedAt": "2026-12-01T21:05:00Z",
+            "recoveredAt": "2026-12-01T21:40:00Z",
+            "closedAt": "2026-12-01T21:40:00Z",
+            "durationSeconds": 2100,
+            "failedChecks": 35,
+            "flaps": 1,
+            "lastError": "No reply to 3 echo requests",
+            "closeReason": None,
+        }
+    ],
+    "total": 1,
+}
+
+
+@extend_schema(tags=["icmp-monitors"])
+class IncidentListView(MonitorAPIView):
+    """A monitor's incidents, newest first: opened when it went down or degraded (after its
+    retries), closed when it stayed up through the quiet period; flaps inside it are folded."""
+
+    @extend_schema(
+        summary="A monitor's incidents, newest first",
+        operation_id="getIcmpMonitorIncidents",
+        parameters=[OpenApiParameter("limit", int, description="1 to 200, default 50")],
+        responses={200: OpenApiTypes.OBJECT},
+        examples=[OpenApiExample("A closed outage", value=INCIDENT_EXAMPLE)],
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        monitor = access.get_visible_or_404(request.user, Monitor, public_id=public_id)
+        incidents = Incident.objects.filter(monitor=monitor)
+        newest = incidents.order_by("-opened_at", "-id")[: limit_param(request)]
+        return Response(
+            {"incidents": [incident_json(i) for i in newest], "total": incidents.count()}
+        )
+
+
+UPTIME_EXAMPLE = {
+    "24h": {
+        "uptimePercent": 99.931,
+        "upSeconds": 86100.0,
+        "degradedSeconds": 180.0,
+        "downSeconds": 60.0,
+        "maintenanceSeconds": 0.0,
+    },
+    "7d": {
+        "uptimePercent": None,
+        "upSeconds": 0.0,
+        "degradedSeconds": 0.0,
+        "downSeconds": 0.0,
+        "maintenanceSeconds": 0.0,
+    },
+}
+
+
+@extend_schema(tags=["icmp-monitors"])
+class UptimeView(MonitorAPIView):
+    """Uptime over the last 24 h, 7 d, 30 d and 90 d: time up or degraded over time up,
+    degraded or down. Maintenance is reported apart and counted in neither; checks within the
+    retries count as up; null when nothing was checked."""
+
+    @extend_schema(
+        summary="A monitor's uptime figures",
+        operation_id="getIcmpMonitorUptime",
+        responses={200: OpenApiTypes.OBJECT},
+        examples=[OpenApiExample("Figures (7 d not checked yet)", value=UPTIME_EXAMPLE)],
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        monitor = access.get_visible_or_404(request.user, Monitor, public_id=public_id)
+        figures = uptimes([monitor.pk])[monitor.pk]
+        return Response({name: uptime_json(u) for name, u in figures.items()})
