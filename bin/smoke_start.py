@@ -27,7 +27,7 @@ LANDING = {  # user → a regular expression for the path they land on after sig
     "admin": r"^/$",
     "operator": r"^/$",
     "viewer": r"^/$",
-    "customer": r"^/customers/[0-9a-f-]{36}/$",
+    "customer": r"^/customers/[0-9a-f-]{36}/monitors/$",
     "supporter": r"^/organizations/$",
 }
 
@@ -113,6 +113,24 @@ def monitors_checked(seconds: float = 90) -> str:
     sys.exit(f"demo monitors not all checked within {seconds:g} s: {body}")
 
 
+def history_pages() -> str:
+    """The demo's history: a customer's monitor page with uptime and a year chart, and the
+    public status page (no login) without any address."""
+    opener, _, _ = session("customer")
+    monitors = json.loads(opener.open(f"{BASE}/api/icmp-monitors", timeout=10).read())
+    monitor = monitors["items"][0]
+    page = opener.open(f"{BASE}/monitors/{monitor['publicId']}/", timeout=10).read().decode()
+    if "Uptime 90d" not in page:
+        sys.exit("the monitor page shows no uptime figures")
+    svg = opener.open(f"{BASE}/monitors/{monitor['publicId']}/chart.svg?range=1y", timeout=10)
+    if not svg.read().startswith(b"<svg"):
+        sys.exit("the year chart is not an SVG image")
+    status = urllib.request.urlopen(f"{BASE}/status/northwind/", timeout=10).read().decode()
+    if monitor["hostname"] in status or "Northwind status" not in status:
+        sys.exit("the public status page is missing or shows a host address")
+    return "monitor page with uptime, year chart as SVG, public status page without addresses"
+
+
 def meraki_ping_from_the_page(seconds: float = 60) -> str:
     """An operator pings the demo's Meraki device from its page: the web queues the job, a
     django-q2 worker runs it through the simulator (which calls back), the panel shows it."""
@@ -184,6 +202,7 @@ def main() -> None:
                 sys.exit(f"{user} landed on {landed}, expected {pattern}")
         print("Simotel demo credential:", simotel_round_trip())
         print("Demo monitors:", monitors_checked())
+        print("History:", history_pages())
         print("Meraki ping from the device page:", meraki_ping_from_the_page())
     finally:
         # One Ctrl-C to the foreground process group, as a terminal would send it.

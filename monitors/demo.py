@@ -17,6 +17,8 @@ from monitors.models import (
     Monitor,
     Period,
     Rollup,
+    StatusPage,
+    StatusPageMode,
 )
 from portal.models import Customer, Organization
 
@@ -47,6 +49,11 @@ def load(org: Organization, customers: list[Customer]) -> None:
             monitor.next_check_at = timezone.now()
             monitor.save(update_fields=["next_check_at"])
         load_history(monitor)
+    # Northwind shows its status to the world at /status/northwind/.
+    StatusPage.objects.get_or_create(
+        customer=customers[0],
+        defaults={"mode": StatusPageMode.PUBLIC, "slug": "northwind", "title": "Northwind status"},
+    )
     # Northwind's routine: Sunday nights, checks go on but nobody is paged.
     MaintenanceWindow.objects.get_or_create(
         customer=customers[0],

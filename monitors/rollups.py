@@ -134,7 +134,16 @@ def absorb(results: Iterable[CheckResult], monitors: dict[int, Monitor]) -> int:
             rows += [r for r in candidates if (r.monitor_id, r.start) in wanted]
         for row in rows:
             deltas[(row.monitor_id, row.period, row.start)].apply(row)
-        Rollup.objects.bulk_update(rows, UPDATED_FIELDS, batch_size=500)
+            row.pk = None  # written back by key (below), not by id
+        # One INSERT ... ON CONFLICT DO UPDATE per 1,000 rows: the rows are locked, so writing
+        # the merged values over them is safe, and far cheaper than bulk_update's CASE WHENs.
+        Rollup.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["monitor", "period", "start"],
+            update_fields=UPDATED_FIELDS,
+            batch_size=1000,
+        )
     return len(rows)
 
 

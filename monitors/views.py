@@ -17,8 +17,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from monitors.charts import smoke_svg
 from monitors.forms import MonitorForm
-from monitors.models import CheckResult, Health, Monitor, MonitorStatus
+from monitors.maintenance import in_maintenance, windows_for
+from monitors.models import CheckResult, Health, Incident, Monitor, MonitorStatus
 from monitors.series import RANGES, Range, UnknownRange, chart_series, parse_range
+from monitors.uptime import uptimes
 from portal import access, audit
 from portal.access import CHANGE
 from portal.htmx import render_form, render_page
@@ -111,6 +113,11 @@ def _detail_context(request: HttpRequest, monitor: Monitor, rng: Range) -> dict[
         ),
         "may_change": access.can(request.user, CHANGE, monitor),
         "may_pause": monitor.status_changeable_by(request.user),
+        "uptime": uptimes([monitor.pk])[monitor.pk],
+        "incidents": Incident.objects.filter(monitor=monitor).order_by("-opened_at", "-id")[:5],
+        "in_maintenance": in_maintenance(
+            monitor, timezone.now(), windows_for([monitor], since=timezone.now())[monitor.pk]
+        ),
     }
 
 

@@ -91,3 +91,24 @@ def test_demo_monitors_are_scheduled_on_loopback(db, settings):
     monitors = Monitor.objects.all()
     assert monitors.count() == 4
     assert all(m.next_check_at is not None and m.hostname.startswith("127.") for m in monitors)
+
+
+def test_demo_monitors_come_with_a_year_of_made_up_history_once(db, settings):
+    from monitors.models import Incident, Monitor, Period, Rollup, StatusPage
+    from monitors.series import chart_series, parse_range
+    from monitors.uptime import uptimes
+
+    settings.DEBUG = True
+    call_command("demo")
+    rows = Rollup.objects.count()
+    call_command("demo")
+    assert Rollup.objects.count() == rows  # loaded once, never doubled
+    monitor = Monitor.objects.get(name="Warehouse gateway")
+    assert Rollup.objects.filter(monitor=monitor, period=Period.DAY).count() == 365
+    assert Incident.objects.filter(monitor=monitor).count() == 4
+    year = chart_series(monitor, parse_range("1y"))
+    assert len(year.points) >= 360 and year.incidents
+    figures = uptimes([monitor.pk])[monitor.pk]
+    assert 99.0 < figures["90d"].percent < 100.0  # a few outages, otherwise up
+    page = StatusPage.objects.get(customer=monitor.customer)
+    assert page.mode == "public" and page.slug == "northwind"
