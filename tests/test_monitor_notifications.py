@@ -177,7 +177,7 @@ def test_an_sms_is_one_short_line(world: World):
     monitor = configure(
         world.monitor_c1, name="A monitor with a long name " * 5, notification_phone_number="+4930"
     )
-    [row] = notifications(open_incident(monitor, last_error="Host unreachable\n" * 20))
+    [row] = notifications(open_incident(monitor, last_error="Host unreachable\n" * 15))
     notify.send_soon([row.pk])
     [message] = sms.outbox
     assert message.to == "+4930"
