@@ -288,21 +288,13 @@ def sms_message(notification: Notification) -> str:
 
 
 def webhook_payload(notification: Notification) -> dict[str, Any]:
+    from monitors.api.serializers import incident_json
+
     incident, monitor = notification.incident, notification.monitor
     return {
         "event": f"incident.{notification.event}",
         "sentAt": _iso(timezone.now()),
-        "incident": {
-            "id": incident.pk,
-            "severity": incident.severity,
-            "state": incident.state,
-            "openedAt": _iso(incident.opened_at),
-            "closedAt": _iso(incident.closed_at),
-            "durationSeconds": int(incident.duration().total_seconds()),
-            "failedChecks": incident.failed_checks,
-            "flaps": incident.flaps,
-            "lastError": incident.last_error or None,
-        },
+        "incident": incident_json(incident),  # the same shape as the API's incidents
         "monitor": {
             "publicId": str(monitor.public_id),
             "name": monitor.name,

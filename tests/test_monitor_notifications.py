@@ -214,12 +214,15 @@ def test_a_webhook_is_signed_and_the_signature_verifies_with_the_secret(world: W
         "id": incident.pk,
         "severity": "down",
         "state": "open",
+        "startedAt": body["incident"]["startedAt"],
         "openedAt": body["incident"]["openedAt"],
+        "recoveredAt": None,
         "closedAt": None,
         "durationSeconds": body["incident"]["durationSeconds"],
         "failedChecks": 3,
         "flaps": 1,
         "lastError": "No reply to any echo",
+        "closeReason": None,
     }
     assert 115 <= body["incident"]["durationSeconds"] <= 180
     assert body["monitor"] == {
