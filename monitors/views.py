@@ -59,11 +59,13 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
         monitors = monitors.filter(Q(name__icontains=query) | Q(hostname__icontains=query))
     counts = {h: 0 for h in Health.values}
     counts.update(monitors.order_by().values_list("health").annotate(n=Count("id")))
+    page = paginate(request, monitors.order_by("customer__name", "name", "pk"))
     return render_page(
         request,
         "monitors/monitor_list.html",
         {
-            "page": paginate(request, monitors.order_by("customer__name", "name", "pk")),
+            "page": page,
+            "uptime": uptimes([m.pk for m in page], windows=("24h", "30d")),
             "customers": _customers(request),
             "params": params,
             "counts": counts,

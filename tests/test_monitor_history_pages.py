@@ -150,3 +150,11 @@ def test_an_export_cell_cannot_become_a_formula(world: World):
     )
     rows = rows_of(world.client("operator").get(f"/monitors/{m.public_id}/checks.csv"))
     assert rows[0]["monitor"] == "'=HYPERLINK(1)"
+
+
+def test_the_monitor_list_shows_each_monitors_uptime(world: World):
+    m = make_monitor(world)
+    play(m, [UP, UP, UP, DOWN], start=timezone.now() - timedelta(minutes=10))
+    client = world.client("viewer")
+    html = client.get("/monitors/", {"q": "Core router"}).content.decode()
+    assert "75 % / 75 %" in html
