@@ -178,9 +178,12 @@ def _status_response(page: StatusPage, *, secret: bool) -> HttpResponse:
     # Rendered without the request: no context processors, so no navigation, user or
     # organization can reach this page, and no session or CSRF cookie varies it.
     response = HttpResponse(render_to_string("monitors/status_page.html", context))
-    patch_cache_control(response, public=True, max_age=60)
     if secret:
+        # A secret link can be retired ("new secret link"): no cache may keep answering it.
+        patch_cache_control(response, no_store=True, private=True)
         response["X-Robots-Tag"] = "noindex"
+    else:
+        patch_cache_control(response, public=True, max_age=60)
     return response
 
 

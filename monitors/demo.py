@@ -70,7 +70,7 @@ def load(org: Organization, customers: list[Customer]) -> None:
 def load_history(monitor: Monitor, now: datetime | None = None) -> int:
     """Made-up history before the demo's first real check, so that the 7-day, 30-day and
     1-year charts, uptime figures and reports have something to show: day rollups for a year,
-    hour rollups for 30 days, minute rollups for the last day, with a few incidents and one
+    hour rollups for 90 days, minute rollups for the last day, with a few incidents and one
     planned maintenance. Only for monitors without any history; returns rollup rows made."""
     if Rollup.objects.filter(monitor=monitor).exists():
         return 0
@@ -81,7 +81,7 @@ def load_history(monitor: Monitor, now: datetime | None = None) -> int:
     outage_length = timedelta(minutes=rng.randint(8, 40))
     maintenance = now - timedelta(days=12, hours=4)
     rows = []
-    for period, back in ((Period.DAY, 365), (Period.HOUR, 30 * 24), (Period.MINUTE, 24 * 60)):
+    for period, back in ((Period.DAY, 365), (Period.HOUR, 90 * 24), (Period.MINUTE, 24 * 60)):
         step = timedelta(seconds=period)
         end = rollups.period_start(now - timedelta(minutes=1), period)
         for i in range(1, back + 1):

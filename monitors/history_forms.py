@@ -37,7 +37,9 @@ class MaintenanceWindowForm(forms.Form):
         label="Until",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    weekday = forms.TypedChoiceField(choices=WEEKDAYS, coerce=int, required=False, label="On")
+    weekday = forms.TypedChoiceField(
+        choices=[("", "—"), *WEEKDAYS], coerce=int, empty_value=None, required=False, label="On"
+    )
     start_time = forms.TimeField(
         required=False, label="At", widget=forms.TimeInput(attrs={"type": "time"})
     )

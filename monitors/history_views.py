@@ -4,8 +4,10 @@ incidents, for one monitor or a whole customer."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -86,6 +88,9 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "monitors/incident_detail.html",
         {
+            # Customer users see what was sent, not where to or why it failed.
+            "staff_view": not access.scope_of(request.user).is_customer_only,
+            "quiet": timedelta(seconds=settings.MONITOR_FLAP_QUIET_SECONDS),
             "incident": incident,
             "monitor": incident.monitor,
             "causes": list(causes),
@@ -120,16 +125,29 @@ def _maintenance_page(
                 )
             messages.success(request, "Maintenance window planned.")
             return redirect(request.path)
-    windows = MaintenanceWindow.objects.filter(customer=customer).select_related("monitor")
+    windows = MaintenanceWindow.objects.filter(customer=customer).select_related(
+        "monitor", "created_by"
+    )
     if monitor is not None:
         windows = windows.filter(monitor__isnull=True) | windows.filter(monitor=monitor)
+    now = timezone.now()
+    # Weekly routines first, then one-off windows by when they start; past ones last.
+    listed = sorted(
+        windows.order_by("-created_at")[:100],
+        key=lambda w: (
+            not w.is_weekly,
+            bool(w.ends_at and w.ends_at < now),
+            w.starts_at or now,
+        ),
+    )
     context = {
         "customer": customer,
         "monitor": monitor,
         "form": form,
-        "windows": windows.order_by("-created_at")[:100],
+        "windows": listed,
+        "staff_names": not access.scope_of(request.user).is_customer_only,
         "may_change": may_change,
-        "now": timezone.now(),
+        "now": now,
     }
     return render_form(request, "monitors/maintenance.html", context)
 

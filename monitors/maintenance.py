@@ -75,8 +75,14 @@ def in_maintenance(monitor: Monitor, at: datetime, windows: Iterable[Maintenance
 def merged_spans(
     windows: Iterable[MaintenanceWindow], start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime]]:
-    """Every window's spans in [start, end), overlaps joined (for charts and reports)."""
-    spans = sorted(s for w in windows for s in w.spans(start, end))
+    """Every window's spans in [start, end), overlaps joined (for charts). A window counts from
+    when it was planned: checks before it were not in maintenance, and a chart that shaded a
+    new weekly window over past weeks would contradict the uptime figures."""
+    spans = sorted(
+        s
+        for w in windows
+        for s in w.spans(max(start, w.created_at) if w.created_at else start, end)
+    )
     merged: list[tuple[datetime, datetime]] = []
     for lo, hi in spans:
         if merged and lo <= merged[-1][1]:

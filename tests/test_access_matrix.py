@@ -508,6 +508,7 @@ CASES: list[Case] = [
         expect(f"{PAGES} users=403 admin=302 operator=302 outsider=404 superuser=302"),
         kwargs=MON1,
     ),
+    Case("favicon", "GET", expect("all=302")),
     # --- monitor history: incidents, maintenance, exports ------------------------------------
     Case("monitor_incidents", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=MON1),
     Case(
@@ -923,7 +924,11 @@ def test_url_answers_each_actor_as_listed(world: World, case: Case, actor: str) 
     assert response.status_code == expected, (
         f"{actor} {case.method} {case.name}: got {response.status_code}, expected {expected}"
     )
-    if expected == 302 and actor in ("anon", *KEY_ACTORS) and case.name != "logout":
+    if (
+        expected == 302
+        and actor in ("anon", *KEY_ACTORS)
+        and case.name not in ("logout", "favicon")
+    ):
         assert response["Location"].startswith("/accounts/login/")
     if case.name.startswith(
         (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.db import connection
@@ -339,12 +339,14 @@ def test_down_and_maintenance_time_is_shaded_where_it_happened(world: World):
         up_seconds=0.0,
         maintenance_seconds=60.0,
     )
-    MaintenanceWindow.objects.create(
+    window = MaintenanceWindow.objects.create(
         customer=monitor.customer,
         monitor=monitor,
         starts_at=now - timedelta(minutes=100),
         ends_at=now - timedelta(minutes=90),
     )
+    # Planned the day before (a window counts from when it was planned).
+    MaintenanceWindow.objects.filter(pk=window.pk).update(created_at=now - timedelta(days=1))
     svg = smoke_svg(chart_series(monitor, "24h", now=now))
     (down_rect,) = shaded(svg, "down")
     assert down_rect[0] == pytest.approx(x_of(minutes[619], start, span), abs=3)
@@ -566,3 +568,19 @@ def test_the_chart_endpoint_is_in_the_schema_with_examples(db):
     for status in ("200", "400"):
         content = operation["responses"][status]["content"]["application/json"]
         assert content["examples"], status
+
+
+def test_a_window_planned_now_shades_nothing_before_it_was_planned(world: World):
+    monitor = world.monitor_c1
+    MaintenanceWindow.objects.filter(customer=monitor.customer).delete()
+    now = timezone.now()
+    MaintenanceWindow.objects.create(  # every day of the week, all day: covers the whole range
+        customer=monitor.customer,
+        weekday=now.weekday(),
+        start_time=time(0, 0),
+        duration_minutes=7 * 1440,
+    )
+    series = chart_series(monitor, "7d", now=now + timedelta(hours=1))
+    assert len(series.maintenance) == 1
+    lo, hi = series.maintenance[0]
+    assert abs((lo - now).total_seconds()) < 5 and hi == now + timedelta(hours=1)

@@ -25,9 +25,12 @@ def test_an_incident_page_shows_its_timeline_causes_and_notifications(world: Wor
     play(m, [UP, DOWN, DOWN, DOWN, UP], start=start)
     incident = Incident.objects.get(monitor=m)
     html = world.client("viewer").get(f"/incidents/{incident.pk}/").content.decode()
-    assert "within the retries, not counted as downtime" in html
+    assert "within the retries until" in html and "not counted as downtime" in html
+    assert "noc@example.test" in html  # staff see where notices went
     assert html.count('class="badge health-down"') >= 3  # the three failed checks
     assert "Incident opened" in html and "Email" in html
+    mine = world.client("customer").get(f"/incidents/{incident.pk}/").content.decode()
+    assert "Incident opened" in mine and "noc@example.test" not in mine
     listing = world.client("customer").get(f"/monitors/{m.public_id}/incidents/").content.decode()
     assert f"/incidents/{incident.pk}/" in listing and "Recovering" in listing
 

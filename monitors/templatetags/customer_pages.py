@@ -3,6 +3,7 @@ portal's): the status page settings, the month picker, and how long things laste
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import template
@@ -53,4 +54,19 @@ def status_page_panel(context: template.Context, customer: Customer) -> dict[str
         "public_url": public_url,
         "secret_url": secret_url,
         "csrf_token": context.get("csrf_token"),
+    }
+
+
+@register.inclusion_tag("monitors/partials/export_form.html")
+def export_form(checks_url: str, incidents_url: str) -> dict[str, Any]:
+    """The CSV export form (a date range and two buttons), defaulting to the last 7 days."""
+    from django.conf import settings
+
+    today = timezone.now().date()
+    return {
+        "checks_url": checks_url,
+        "incidents_url": incidents_url,
+        "export_start": today - timedelta(days=6),
+        "export_end": today,
+        "raw_days": settings.MONITOR_RAW_RETENTION_DAYS or "all",
     }
