@@ -84,9 +84,9 @@ class Day:
         percent = self.uptime.percent
         if percent is None:
             return MAINTENANCE if self.uptime.maintenance else "none"
-        if percent >= 100.0 and not self.uptime.degraded:
-            return "up"
-        return "minor" if percent >= 95.0 else "major"
+        if not self.uptime.down:
+            return "degraded" if self.uptime.degraded else "up"
+        return "minor" if percent >= 99.0 else "major"
 
     @property
     def summary(self) -> str:
@@ -97,6 +97,8 @@ class Day:
             what = f"{percent:.2f} % up"
             if self.uptime.down:
                 what += f", {round(self.uptime.down / 60)} min down"
+            if self.uptime.degraded:
+                what += f", {round(self.uptime.degraded / 60)} min degraded"
         return f"{self.day:%d %b %Y}: {what}"
 
 

@@ -426,9 +426,10 @@ def _legend(left: int, height: int) -> SafeString:
             (SafeString('<rect y="-10" width="14" height="10" class="maint"/>'), "maintenance"),
             (
                 SafeString(
-                    '<g class="incident sev-down"><line x1="7" x2="7" y1="-11" y2="1"/></g>'
+                    '<g class="incident sev-down"><line x1="4" x2="4" y1="-11" y2="1"/></g>'
+                    '<g class="incident sev-degraded"><line x1="11" x2="11" y1="-11" y2="1"/></g>'
                 ),
-                "incident",
+                "incident: down / degraded",
             ),
         ],
     ]
