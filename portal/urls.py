@@ -1,15 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from portal import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     # Browsers ask for /favicon.ico on pages without a <link rel=icon> (SVG images, text).
-    path("favicon.ico", RedirectView.as_view(url=static("portal/favicon.svg")), name="favicon"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

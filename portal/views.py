@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Count, ProtectedError, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -95,6 +96,13 @@ def paginate(request: HttpRequest, items: Any, per_page: int = 50) -> Any:
 
 
 # --- Home and organizations ---------------------------------------------------------------
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on pages without a <link rel=icon> (SVG images, plain
+    text). Resolved per request: the static manifest may not exist when URLs are loaded."""
+    return redirect(static("portal/favicon.svg"))
 
 
 @require_GET
