@@ -11,6 +11,7 @@ are different outcomes: the latter is an error with nothing sent, never 100 % lo
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import random
@@ -27,6 +28,7 @@ from vendors.adapters.local_icmp import roomy_receive_buffer
 
 ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
 ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129
+_HEADER = struct.Struct("!BBHHH")
 
 
 @dataclass
@@ -82,13 +84,33 @@ class ProbeResult:
         return round((sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5, 3)
 
 
-def _checksum(data: bytes) -> int:
+def _sum16(data: bytes) -> int:
+    """The unfolded sum of `data` as big-endian 16-bit words (the Internet checksum's core)."""
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    return sum(struct.unpack(f"!{len(data) // 2}H", data))
+
+
+def _checksum(data: bytes) -> int:
+    return _fold(_sum16(data))
+
+
+def _fold(total: int) -> int:
     total = (total >> 16) + (total & 0xFFFF)
     total += total >> 16
     return ~total & 0xFFFF
+
+
+SOL_RAW, ICMP_FILTER = 255, 1  # <linux/icmp.h>
+
+
+def _only_echo_replies(sock: socket.socket) -> None:
+    """A raw ICMP socket gets a copy of every ICMP packet the host receives — on loopback our
+    own echo requests too. Linux's ICMP_FILTER drops all but echo replies in the kernel: half
+    the reads here, and nothing else's traffic to fill the buffer. Elsewhere, parse() filters."""
+    blocked = 0xFFFFFFFF & ~(1 << ICMP_ECHO_REPLY)
+    with contextlib.suppress(OSError):
+        sock.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("I", blocked))
 
 
 class _Family:
@@ -103,25 +125,31 @@ class _Family:
         self.sock.setblocking(False)
         # Room for bursts of replies: thousands can arrive between two reads.
         roomy_receive_buffer(self.sock)
+        if privileged and not self.v6:
+            _only_echo_replies(self.sock)
         self.raw = privileged
         # Unprivileged sockets get their identifier from the kernel (it rewrites it).
         self.kernel_id = None if privileged else self.sock.getsockname()[1]
 
-    def packet(self, identifier: int, sequence: int, payload: bytes) -> bytes:
-        kind = ICMP6_ECHO_REQUEST if self.v6 else ICMP_ECHO_REQUEST
-        header = struct.pack("!BBHHH", kind, 0, 0, identifier, sequence)
+    def packet(
+        self, identifier: int, sequence: int, payload: bytes, payload_sum: int | None = None
+    ) -> bytes:
+        """An echo request; `payload_sum` (the payload's _sum16, computed once per payload)
+        saves summing the same payload for every packet."""
         if self.v6:  # the kernel fills in the ICMPv6 checksum
-            return header + payload
-        checksum = _checksum(header + payload)
-        return struct.pack("!BBHHH", kind, 0, checksum, identifier, sequence) + payload
+            return _HEADER.pack(ICMP6_ECHO_REQUEST, 0, 0, identifier, sequence) + payload
+        if payload_sum is None:
+            payload_sum = _sum16(payload)
+        # The header's words: type/code, (checksum 0), identifier, sequence.
+        checksum = _fold((ICMP_ECHO_REQUEST << 8) + identifier + sequence + payload_sum)
+        return _HEADER.pack(ICMP_ECHO_REQUEST, 0, checksum, identifier, sequence) + payload
 
     def parse(self, data: bytes) -> tuple[int, int] | None:
         """(identifier, sequence) of an echo reply, else None."""
-        if not self.v6 and self.raw:
-            data = data[(data[0] & 0x0F) * 4 :]  # skip the IPv4 header
-        if len(data) < 8:
+        offset = (data[0] & 0x0F) * 4 if not self.v6 and self.raw else 0  # the IPv4 header
+        if len(data) < offset + 8:
             return None
-        kind, _code, _sum, identifier, sequence = struct.unpack("!BBHHH", data[:8])
+        kind, _code, _sum, identifier, sequence = _HEADER.unpack_from(data, offset)
         if kind != (ICMP6_ECHO_REPLY if self.v6 else ICMP_ECHO_REPLY):
             return None
         return identifier, sequence
@@ -141,7 +169,7 @@ class Engine:
         self,
         *,
         resolver: Resolver | None = None,
-        max_send_rate: float = 50_000,
+        max_send_rate: float = 100_000,
         use_raw: bool | None = None,
     ) -> None:
         self.resolver = resolver or Resolver()
@@ -171,7 +199,8 @@ class Engine:
     def run(self, probes: Iterable[Probe]) -> dict[Any, ProbeResult]:
         probes = list(probes)
         results: dict[Any, ProbeResult] = {}
-        schedule: list[tuple[float, int, int]] = []  # (send at, probe index, packet index)
+        by_index: list[ProbeResult] = []
+        sends: list[tuple[float, int, int]] = []  # (send at, probe index, packet index)
         targets: list[tuple[_Family, tuple] | None] = []
         start = time.monotonic()
         for index, probe in enumerate(probes):
@@ -179,6 +208,7 @@ class Engine:
                 key=probe.key, address=None, sent=0, received=0, rtts=[None] * probe.count
             )
             results[probe.key] = result
+            by_index.append(result)
             try:
                 address = self.resolver.resolve(probe.host)
                 family = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -200,84 +230,99 @@ class Engine:
                 continue
             result.address = address
             targets.append((fam, (address, 0)))
-            for packet in range(probe.count):
-                heapq.heappush(schedule, (start + packet * probe.interval, index, packet))
-        # Pace sends so a big batch does not overflow socket buffers: stagger start times.
-        if self.max_send_rate and schedule:
-            paced, slot = [], 1.0 / self.max_send_rate
-            for n, (at, index, packet) in enumerate(sorted(schedule)):
-                paced.append((max(at, start + n * slot), index, packet))
-            schedule = paced
-            heapq.heapify(schedule)
-        pending: dict[tuple[int, int, int], tuple[int, int, float]] = {}  # → probe, packet, t
-        deadlines: list[tuple[float, tuple[int, int, int]]] = []
+            if probe.count == 1:  # the usual monitor check: no generator per probe
+                sends.append((start, index, 0))
+            else:
+                sends.extend((start + k * probe.interval, index, k) for k in range(probe.count))
+        sends.sort()
+        # Pace sends so a big batch does not overflow socket buffers: the n-th send waits for
+        # start + n / max_send_rate (applied in the loop, not by copying the list).
+        slot = 1.0 / self.max_send_rate if self.max_send_rate else 0.0
         payloads: dict[int, bytes] = {}
-        while schedule or pending:
-            now = time.monotonic()
-            # 1. send what is due
-            sent_now = 0
-            while schedule and schedule[0][0] <= now and sent_now < 2000:
-                _, index, packet = heapq.heappop(schedule)
+        payload_sums: dict[int, int] = {}
+        # In flight, by (family << 32 | identifier << 16 | sequence): (probe, packet, sent at).
+        pending: dict[int, tuple[int, int, float]] = {}
+        deadlines: list[tuple[float, int]] = []
+        position, total, retry_at = 0, len(sends), 0.0
+        monotonic, heappush = time.monotonic, heapq.heappush
+        while position < total or pending:
+            now = monotonic()
+            # 1. send what is due (the hot loop: kept to plain locals)
+            budget = 2000 if now >= retry_at else 0
+            while position < total and budget:
+                at, index, packet = sends[position]
+                if at > now or start + position * slot > now:
+                    break
                 fam, address = targets[index]
                 probe = probes[index]
-                identifier, sequence = self._next_pair()
-                if fam.kernel_id is not None:
-                    identifier = fam.kernel_id
-                payload = payloads.setdefault(probe.payload_size, os.urandom(probe.payload_size))
-                sent_at = time.monotonic()
+                # The next (identifier, sequence): _next_pair, inlined in this hot loop.
+                sequence = self._sequence = self._sequence + 1
+                if sequence > 0xFFFF:
+                    sequence = self._sequence = 1
+                    self._identifier = self._identifier % 0xFFFF + 1
+                identifier = self._identifier if fam.kernel_id is None else fam.kernel_id
+                size = probe.payload_size
+                payload = payloads.get(size)
+                if payload is None:
+                    payload = payloads[size] = os.urandom(size)
+                    payload_sums[size] = _sum16(payload)
+                data = fam.packet(identifier, sequence, payload, payload_sums[size])
+                sent_at = monotonic()
                 try:
-                    fam.sock.sendto(fam.packet(identifier, sequence, payload), address)
+                    fam.sock.sendto(data, address)
                 except BlockingIOError:
-                    # A full send buffer: try again a moment later.
-                    heapq.heappush(schedule, (now + 0.001, index, packet))
+                    retry_at = sent_at + 0.001  # a full send buffer: a moment later
                     break
                 except OSError as exc:
-                    result = results[probe.key]
-                    result.error = f"Could not send to {address[0]}: {exc.strerror or exc}"
+                    by_index[index].error = f"Could not send to {address[0]}: {exc.strerror or exc}"
+                    position += 1
                     continue
-                result = results[probe.key]
+                position += 1
+                budget -= 1
+                result = by_index[index]
                 result.sent += 1
                 if result.first_sent_at is None:
                     result.first_sent_at = time.time()
-                key = (fam.family, identifier, sequence)
+                key = fam.family << 32 | identifier << 16 | sequence
                 pending[key] = (index, packet, sent_at)
-                heapq.heappush(deadlines, (sent_at + probe.timeout, key))
-                sent_now += 1
+                heappush(deadlines, (sent_at + probe.timeout, key))
             # 2. read every reply that is waiting
-            self._receive(pending, probes, results)
+            self._receive(pending, by_index)
             # 3. forget the packets whose time is up (they stay None: lost)
-            now = time.monotonic()
+            now = monotonic()
             while deadlines and deadlines[0][0] <= now:
-                _, key = heapq.heappop(deadlines)
-                pending.pop(key, None)
+                pending.pop(heapq.heappop(deadlines)[1], None)
             # 4. sleep until the next send or deadline, or until a reply arrives
-            wakes = [heap[0][0] for heap in (schedule, deadlines) if heap]
-            delay = min(wakes, default=now) - time.monotonic()
+            wakes = [deadlines[0][0]] if deadlines else []
+            if position < total:
+                wakes.append(max(sends[position][0], start + position * slot, retry_at))
+            delay = min(wakes, default=now) - monotonic()
             sockets = [f.sock for f in self._families.values()]
             if sockets and delay > 0:
-                select.select(sockets, [], [], min(delay, 0.05))
+                select.select(sockets, [], [], min(delay, 0.005))
         for result in results.values():
             if result.error and result.sent == 0:
                 result.rtts = []
         return results
 
-    def _receive(self, pending: dict, probes: list[Probe], results: dict) -> None:
+    def _receive(self, pending: dict, by_index: list[ProbeResult]) -> None:
+        monotonic = time.monotonic
         for fam in self._families.values():
+            recv, parse, family = fam.sock.recv, fam.parse, fam.family << 32
             while True:
                 try:
-                    data = fam.sock.recv(65535)
+                    data = recv(65535)
                 except (BlockingIOError, InterruptedError):
                     break
-                received_at = time.monotonic()
-                pair = fam.parse(data)
+                received_at = monotonic()
+                pair = parse(data)
                 if pair is None:
                     continue
-                identifier, sequence = pair
-                hit = pending.pop((fam.family, identifier, sequence), None)
+                hit = pending.pop(family | pair[0] << 16 | pair[1], None)
                 if hit is None:
                     continue  # late, duplicate, or someone else's
                 index, packet, sent_at = hit
-                result = results[probes[index].key]
+                result = by_index[index]
                 if result.rtts[packet] is None:
                     result.rtts[packet] = round((received_at - sent_at) * 1000, 3)
                     result.received += 1

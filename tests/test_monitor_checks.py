@@ -310,3 +310,30 @@ def test_an_address_that_never_answers_is_down(world: World):
         result = run_batch(Location.default(), [(m.pk, NOW, 0)], Engine())[0]
     assert (result.sent, result.received, result.status) == (2, 0, Health.DOWN)
     assert result.loss_percent == 100.0 and not result.error
+
+
+def test_echo_requests_carry_a_valid_checksum_from_the_precomputed_payload_sum():
+    """The engine sums each payload once and adds the header words per packet: the result
+    must be the Internet checksum of the whole packet (which sums to zero when valid)."""
+    import os
+
+    from monitors.engine import _checksum, _Family, _sum16
+
+    family = _Family.__new__(_Family)  # no socket needed to build packets
+    family.v6 = False
+    for size in (0, 1, 56, 1472):
+        payload = os.urandom(size)
+        for identifier, sequence in ((1, 1), (0xFFFF, 0xFFFF), (0x1234, 0xABCD)):
+            packet = family.packet(identifier, sequence, payload, _sum16(payload))
+            assert _checksum(packet) == 0
+            assert packet == family.packet(identifier, sequence, payload)
+
+
+def test_literal_addresses_resolve_to_their_canonical_form_without_dns():
+    from monitors.resolver import Resolver
+
+    resolver = Resolver()
+    assert resolver.resolve("127.0.0.1") == "127.0.0.1"
+    assert resolver.resolve("[::1]") == "::1"
+    assert resolver.resolve("FE80::0:1") == "fe80::1"
+    assert resolver.resolve("FE80::0:1") == "fe80::1"  # again, from the memo
