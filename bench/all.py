@@ -22,12 +22,14 @@ FULL = [
     ["monitors_scale.py", "--database", "postgres", "--monitors", "10000", "--seconds", "300"],
     ["ping_history.py"],
     ["monitor_history.py"],
+    ["api_load.py"],
 ]
 QUICK = [
     ["icmp_vs_fping.py", "--rounds", "3"],
     ["monitors_scale.py", "--database", "postgres", "--monitors", "2000", "--seconds", "60"],
     ["ping_history.py", "--large", "200000", "--repeat", "5"],
     ["monitor_history.py", "--background", "10", "--repeat", "5"],
+    ["api_load.py", "--seconds", "5"],
 ]
 
 

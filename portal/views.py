@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, ProtectedError, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import reverse, reverse_lazy
@@ -96,6 +96,14 @@ def paginate(request: HttpRequest, items: Any, per_page: int = 50) -> Any:
 
 
 # --- Home and organizations ---------------------------------------------------------------
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness for load balancers and process managers: this process answers requests. It
+    touches nothing else (no database), so a slow database does not get web processes
+    restarted; the benchmarks use it as the cost of a request with no work in it."""
+    return JsonResponse({"status": "ok"})
 
 
 @require_GET

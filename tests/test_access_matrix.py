@@ -509,6 +509,7 @@ CASES: list[Case] = [
         kwargs=MON1,
     ),
     Case("favicon", "GET", expect("all=302")),
+    Case("healthz", "GET", expect("all=200")),
     # --- monitor history: incidents, maintenance, exports ------------------------------------
     Case("monitor_incidents", "GET", expect(f"{PAGES} users=200 outsider=404"), kwargs=MON1),
     Case(
