@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -160,6 +161,27 @@ def session_cpu_seconds(session_ids: set[int]) -> float:
     return total / ticks
 
 
+def session_peak_rss(session_ids: set[int], peaks: dict[int, tuple[str, int]]) -> None:
+    """Fold each live process's peak resident set (VmHWM, kB) into `peaks` (pid → (role,
+    kB)): the scheduler, and the cluster's processes (its workers are the probers)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) not in session_ids:
+                continue
+            status = (entry / "status").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+        if found:
+            role = "scheduler" if "run_scheduler" in command else "cluster"
+            pid = int(entry.name)
+            peaks[pid] = (role, max(int(found.group(1)), peaks.get(pid, ("", 0))[1]))
+
+
 def run(database: str, monitors: int, interval: int, seconds: int, workers: int) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix="bench-"))
     env = django_env(database, scratch, workers)
@@ -179,7 +201,11 @@ def run(database: str, monitors: int, interval: int, seconds: int, workers: int)
     time.sleep(max(0, start - time.time()))
     cpu_at_start = session_cpu_seconds(sessions)  # start-up (imports, migrations) excluded
     end = start + seconds
-    time.sleep(max(0, end - time.time()))
+    peaks: dict[int, tuple[str, int]] = {}
+    while time.time() < end:  # sample: recycled workers take their peaks with them
+        session_peak_rss(sessions, peaks)
+        time.sleep(min(5.0, max(0.0, end - time.time())))
+    session_peak_rss(sessions, peaks)
     cpu = session_cpu_seconds(sessions) - cpu_at_start
     for proc in procs:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -199,6 +225,12 @@ def run(database: str, monitors: int, interval: int, seconds: int, workers: int)
         cpu_seconds=round(cpu, 1),
         rows_per_second=round(figures["rows"] / seconds, 1),
         missed=figures["due"] - figures["done"],
+        scheduler_rss_mb=round(
+            max((kb for r, kb in peaks.values() if r == "scheduler"), default=0) / 1024
+        ),
+        worker_rss_mb=round(
+            max((kb for r, kb in peaks.values() if r == "cluster"), default=0) / 1024
+        ),
     )
     figures["meets_bar"] = figures["missed"] <= 0 and (figures["p99"] or 99) <= 1.0
     return figures
@@ -211,7 +243,9 @@ def show(f: dict) -> None:
         f"missed {f['missed']}, lateness p50 {f['p50']:.3f} s p99 {f['p99']:.3f} s "
         f"max {f['max']:.3f} s, CPU {f['cpu_seconds']} s "
         f"({1000 * f['cpu_seconds'] / max(1, f['done']):.1f} s per 1,000 checks), "
-        f"{f['rows_per_second']} rows/s, lost replies in {f['lost']} checks — "
+        f"{f['rows_per_second']} rows/s, lost replies in {f['lost']} checks, peak RSS "
+        f"scheduler {f['scheduler_rss_mb']} MB, largest cluster process "
+        f"{f['worker_rss_mb']} MB — "
         f"{'meets' if f['meets_bar'] else 'misses'} the bar",
         flush=True,
     )
