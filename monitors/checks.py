@@ -12,6 +12,7 @@ from monitors.engine import Engine, Probe, ProbeResult
 from monitors.incidents import Book
 from monitors.maintenance import in_maintenance, windows_for
 from monitors.models import CheckResult, Health, Location, Monitor
+from portal.bulkwrite import update_fields
 
 PACKET_INTERVAL = 0.2  # seconds between the echoes of one check
 _engine: Engine | None = None
@@ -73,7 +74,7 @@ def run_batch(
             results.append(result)
             changed.append(monitor)
         CheckResult.objects.bulk_create(results, batch_size=1000)
-        Monitor.objects.bulk_update(
+        update_fields(
             changed,
             [
                 "failures_in_a_row",
@@ -83,7 +84,6 @@ def run_batch(
                 "last_loss_percent",
                 "last_error",
             ],
-            batch_size=1000,
         )
         rollups.absorb(results, {m.pk: m for m in changed})
         book.save()

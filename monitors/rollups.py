@@ -114,8 +114,21 @@ def absorb(results: Iterable[CheckResult], monitors: dict[int, Monitor]) -> int:
         return 0
     keys = sorted(deltas)
     with transaction.atomic():
+        # Only the rows that do not exist yet (usually the new minute's) are inserted; a plain
+        # read first, no locks, so the lock order below is unchanged.
+        existing = set(
+            Rollup.objects.filter(
+                period__in={p for _, p, _ in keys},
+                monitor_id__in={m for m, _, _ in keys},
+                start__in={s for _, _, s in keys},
+            ).values_list("monitor_id", "period", "start")
+        )
         Rollup.objects.bulk_create(
-            [Rollup(monitor_id=m, period=p, start=s) for m, p, s in keys],
+            [
+                Rollup(monitor_id=m, period=p, start=s)
+                for m, p, s in keys
+                if (m, p, s) not in existing
+            ],
             ignore_conflicts=True,
             batch_size=1000,
         )

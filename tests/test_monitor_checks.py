@@ -337,3 +337,16 @@ def test_literal_addresses_resolve_to_their_canonical_form_without_dns():
     assert resolver.resolve("[::1]") == "::1"
     assert resolver.resolve("FE80::0:1") == "fe80::1"
     assert resolver.resolve("FE80::0:1") == "fe80::1"  # again, from the memo
+
+
+def test_a_batch_writes_monitor_state_by_id_and_never_brings_back_a_deleted_monitor(world: World):
+    from portal.bulkwrite import update_fields
+
+    kept, gone = monitor(world), monitor(world, host="127.0.0.2")
+    kept.health, kept.last_checked_at, kept.last_rtt_ms = Health.DEGRADED, NOW, 1.25
+    gone.health = Health.DOWN
+    Monitor.objects.filter(pk=gone.pk).delete()
+    update_fields([kept, gone], ["health", "last_checked_at", "last_rtt_ms"])
+    kept.refresh_from_db()
+    assert (kept.health, kept.last_checked_at, kept.last_rtt_ms) == (Health.DEGRADED, NOW, 1.25)
+    assert not Monitor.objects.filter(pk=gone.pk).exists()
