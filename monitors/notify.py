@@ -35,6 +35,7 @@ from monitors.models import (
     NotificationStatus,
 )
 from portal import webhooks
+from portal.formatting import duration_text
 
 logger = logging.getLogger(__name__)
 
@@ -207,21 +208,6 @@ def _local(value: datetime | None) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def humanize(delta: timedelta) -> str:
-    seconds = max(0, int(delta.total_seconds()))
-    days, seconds = divmod(seconds, 86400)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    parts = [f"{days} d"] if days else []
-    if hours:
-        parts.append(f"{hours} h")
-    if minutes and not days:
-        parts.append(f"{minutes} min")
-    if not parts:
-        parts.append(f"{seconds} s")
-    return " ".join(parts)
-
-
 def monitor_link(monitor: Monitor) -> str:
     path = reverse("monitor_detail", kwargs={"public_id": monitor.public_id})
     return f"{settings.PORTAL_BASE_URL}{path}"
@@ -265,7 +251,7 @@ def email_message(notification: Notification) -> tuple[str, str]:
     if incident.closed_at:
         lines.append(f"Closed at:  {_local(incident.closed_at)}")
     lines += [
-        f"Duration:   {humanize(incident.duration())}",
+        f"Duration:   {duration_text(incident.duration())}",
         f"Last error: {incident.last_error or '-'}",
         "",
         monitor_link(monitor),
@@ -278,7 +264,7 @@ def sms_message(notification: Notification) -> str:
     incident, monitor = notification.incident, notification.monitor
     text = f"{headline(notification)}: {monitor.name} ({monitor.customer.name}) {monitor.hostname}"
     if notification.event == Event.RESOLVED:
-        text += f" is up again after {humanize(incident.duration())}"
+        text += f" is up again after {duration_text(incident.duration())}"
     else:
         text += f" since {timezone.localtime(incident.opened_at):%H:%M %Z}"
         if incident.last_error:

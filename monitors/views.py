@@ -115,12 +115,16 @@ def _detail_context(request: HttpRequest, monitor: Monitor, rng: Range) -> dict[
         ),
         "may_change": access.can(request.user, CHANGE, monitor),
         "may_pause": monitor.status_changeable_by(request.user),
-        "uptime": uptimes([monitor.pk])[monitor.pk],
+        # Lazy too: the range tabs swap in only the chart, which shows none of these.
+        "uptime": SimpleLazyObject(lambda: uptimes([monitor.pk])[monitor.pk]),
         "incidents": Incident.objects.filter(monitor=monitor).order_by("-opened_at", "-id")[:5],
-        "in_maintenance": in_maintenance(
-            monitor, timezone.now(), windows_for([monitor], since=timezone.now())[monitor.pk]
-        ),
+        "in_maintenance": SimpleLazyObject(lambda: _in_maintenance_now(monitor)),
     }
+
+
+def _in_maintenance_now(monitor: Monitor) -> bool:
+    now = timezone.now()
+    return in_maintenance(monitor, now, windows_for([monitor], since=now)[monitor.pk])
 
 
 def _chart_request(request: HttpRequest, public_id: str) -> tuple[Monitor, Range]:

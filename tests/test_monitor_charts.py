@@ -584,3 +584,13 @@ def test_a_window_planned_now_shades_nothing_before_it_was_planned(world: World)
     assert len(series.maintenance) == 1
     lo, hi = series.maintenance[0]
     assert abs((lo - now).total_seconds()) < 5 and hi == now + timedelta(hours=1)
+
+
+def test_a_range_tab_reads_only_what_the_chart_shows(world: World):
+    client = world.client("viewer")
+    url = f"/monitors/{world.monitor_c1.public_id}/chart/?range=7d"
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="monitor-chart")
+    assert response.status_code == 200 and "<svg" in response.content.decode()
+    # No uptime sums, no maintenance-window check for "now": the tab shows neither.
+    assert not any("SUM(" in q["sql"] for q in queries)
