@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from django.db import transaction
 
 from monitors import sketch
 from monitors.models import CheckResult, Health, Monitor, Period, Rollup
+from portal.bulkwrite import insert_rows
 
 Key = tuple[int, int, datetime]  # (monitor id, period seconds, period start)
 
@@ -62,7 +64,7 @@ class Delta:
         kind = time_kind(result)
         self.seconds[kind] = self.seconds.get(kind, 0.0) + interval
 
-    def apply(self, row: Rollup) -> None:
+    def apply(self, row: Rollup | SimpleNamespace) -> None:
         row.checks += self.checks
         row.sent += self.sent
         row.received += self.received
@@ -107,12 +109,16 @@ def deltas_for(results: Iterable[CheckResult], monitors: dict[int, Monitor]) -> 
     return deltas
 
 
+KEY_FIELDS = ["monitor_id", "period", "start"]
+
+
 def absorb(results: Iterable[CheckResult], monitors: dict[int, Monitor]) -> int:
     """Fold new results into their minute, hour and day rows; returns the rows written."""
     deltas = deltas_for(results, monitors)
     if not deltas:
         return 0
     keys = sorted(deltas)
+    fields = [Rollup._meta.get_field(name) for name in UPDATED_FIELDS]
     with transaction.atomic():
         # Only the rows that do not exist yet (usually the new minute's) are inserted; a plain
         # read first, no locks, so the lock order below is unchanged.
@@ -123,15 +129,13 @@ def absorb(results: Iterable[CheckResult], monitors: dict[int, Monitor]) -> int:
                 start__in={s for _, _, s in keys},
             ).values_list("monitor_id", "period", "start")
         )
-        Rollup.objects.bulk_create(
-            [
-                Rollup(monitor_id=m, period=p, start=s)
-                for m, p, s in keys
-                if (m, p, s) not in existing
-            ],
+        insert_rows(
+            Rollup,
+            KEY_FIELDS + UPDATED_FIELDS,
+            [(*key, *(f.get_default() for f in fields)) for key in keys if key not in existing],
             ignore_conflicts=True,
-            batch_size=1000,
         )
+        # Read as plain values (model instances cost more than the merge), locked, merged.
         rows = []
         for period in Period.values:
             wanted = {(m, s) for m, p, s in keys if p == period}
@@ -143,19 +147,24 @@ def absorb(results: Iterable[CheckResult], monitors: dict[int, Monitor]) -> int:
                     start__in={s for _, s in wanted},
                 )
                 .order_by("pk")
+                .values_list("monitor_id", "start", *UPDATED_FIELDS)
             )
-            rows += [r for r in candidates if (r.monitor_id, r.start) in wanted]
-        for row in rows:
-            deltas[(row.monitor_id, row.period, row.start)].apply(row)
-            row.pk = None  # written back by key (below), not by id
-        # One INSERT ... ON CONFLICT DO UPDATE per 1,000 rows: the rows are locked, so writing
-        # the merged values over them is safe, and far cheaper than bulk_update's CASE WHENs.
-        Rollup.objects.bulk_create(
+            for monitor_id, start, *values in candidates:
+                if (monitor_id, start) in wanted:
+                    row = SimpleNamespace(**dict(zip(UPDATED_FIELDS, values, strict=True)))
+                    deltas[(monitor_id, period, start)].apply(row)
+                    rows.append(
+                        (monitor_id, period, start, *(getattr(row, n) for n in UPDATED_FIELDS))
+                    )
+        # Written back by key with INSERT ... ON CONFLICT DO UPDATE: the rows are locked, so
+        # writing the merged values over them is safe, and far cheaper than bulk_update's
+        # CASE WHENs.
+        insert_rows(
+            Rollup,
+            KEY_FIELDS + UPDATED_FIELDS,
             rows,
-            update_conflicts=True,
-            unique_fields=["monitor", "period", "start"],
+            unique_fields=KEY_FIELDS,
             update_fields=UPDATED_FIELDS,
-            batch_size=1000,
         )
     return len(rows)
 

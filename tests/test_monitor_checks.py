@@ -350,3 +350,43 @@ def test_a_batch_writes_monitor_state_by_id_and_never_brings_back_a_deleted_moni
     kept.refresh_from_db()
     assert (kept.health, kept.last_checked_at, kept.last_rtt_ms) == (Health.DEGRADED, NOW, 1.25)
     assert not Monitor.objects.filter(pk=gone.pk).exists()
+
+
+def test_insert_rows_writes_plain_values_and_handles_conflicts(world: World):
+    """The batch writer behind results and rollups (COPY on PostgreSQL, executemany on SQLite):
+    JSON and aware datetimes arrive intact, ignored conflicts leave the old row, upserts
+    overwrite only the named fields, and a second call in one transaction sends nothing twice."""
+    from django.db import transaction
+
+    from monitors.models import Rollup
+    from portal.bulkwrite import insert_rows
+
+    m = monitor(world)
+    location = Location.default()
+    fields = ["monitor_id", "location_id", "due_at", "sent", "received", "rtts", "status"]
+    fields += ["retrying", "missed_slots", "maintenance", "error"]
+    insert_rows(
+        CheckResult, fields, [(m.pk, location.pk, NOW, 2, 1, [1.5, None], "up", 0, 0, 0, "")]
+    )
+    stored = CheckResult.objects.get(monitor=m)
+    assert (stored.due_at, stored.rtts, stored.received) == (NOW, [1.5, None], 1)
+
+    key = ["monitor_id", "period", "start"]
+    values = ["checks", "rtt_sum", "histogram", "up_seconds", "sent", "received", "errors"]
+    values += ["degraded_seconds", "down_seconds", "maintenance_seconds"]
+    row = (m.pk, 60, NOW, 1, 2.5, {"10": 1}, 60.0, 2, 2, 0, 0.0, 0.0, 0.0)
+    with transaction.atomic():
+        insert_rows(Rollup, key + values, [row])
+        insert_rows(Rollup, key + values, [(*row[:3], 9, *row[4:])], ignore_conflicts=True)
+        assert Rollup.objects.get(monitor=m).checks == 1
+        changed = (*row[:3], 2, 5.0, {"10": 2}, 120.0, *row[7:])
+        insert_rows(Rollup, key + values, [changed], unique_fields=key, update_fields=values)
+        insert_rows(Rollup, key + values, [changed], unique_fields=key, update_fields=values)
+    rollup = Rollup.objects.get(monitor=m)
+    assert (rollup.checks, rollup.rtt_sum, rollup.histogram, rollup.up_seconds) == (
+        2,
+        5.0,
+        {"10": 2},
+        120.0,
+    )
+    assert Rollup.objects.filter(monitor=m).count() == 1
