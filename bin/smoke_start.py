@@ -9,41 +9,14 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BASE = "http://127.0.0.1:8000"
-LANDING = {  # user → a regular expression for the path they land on after signing in
-    "admin": r"^/$",
-    "operator": r"^/$",
-    "viewer": r"^/$",
-    "customer": r"^/customers/[0-9a-f-]{36}/monitors/$",
-    "supporter": r"^/organizations/$",
-}
-
-
-def wait_for_web(proc: subprocess.Popen, seconds: float = 240) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"./dev start exited early with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{BASE}/accounts/login/", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(1)
-    sys.exit("the portal did not answer on 127.0.0.1:8000 in time")
+# Starting and stopping `./dev start` is shared with the browser journeys (journeys/).
+from started_portal import BASE, LANDING, PortalError, StartedPortal
 
 
 def sign_in(username: str) -> str:
@@ -159,65 +132,20 @@ def meraki_ping_from_the_page(seconds: float = 60) -> str:
     sys.exit(f"the demo Meraki ping did not end within {seconds:g} s: {panel[:2000]}")
 
 
-def descendants(root: int) -> dict[int, str]:
-    """Every process under `root` (pid → command line), read from ps."""
-    out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
-    children: dict[int, list[tuple[int, str]]] = {}
-    for line in out.splitlines():
-        pid, ppid, args = line.strip().split(None, 2)
-        children.setdefault(int(ppid), []).append((int(pid), args))
-    found, todo = {}, [root]
-    while todo:
-        for pid, args in children.get(todo.pop(), []):
-            found[pid] = args
-            todo.append(pid)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").exists() and " Z " not in Path(f"/proc/{pid}/stat").read_text()
-
-
 def main() -> None:
-    state = tempfile.mkdtemp(prefix="portal-smoke-")
-    env = {**os.environ, "VAR_DIR": state}
-    env.pop("DATABASE_URL", None)  # the README's command runs on its default SQLite file
-    proc = subprocess.Popen(["./dev", "start"], cwd=ROOT, env=env, start_new_session=True)
-    processes: dict[int, str] = {}
     try:
-        wait_for_web(proc)
-        time.sleep(2)  # give the cluster a moment to fork its workers
-        processes = descendants(proc.pid)
-        for needed in ("runserver", "qcluster", "vendor_simulator", "run_scheduler"):
-            if not any(needed in args for args in processes.values()):
-                sys.exit(f"no {needed} process is running under ./dev start")
-        for user, pattern in LANDING.items():
-            landed = sign_in(user)
-            print(f"{user:10} landed on {landed}")
-            if not re.match(pattern, landed):
-                sys.exit(f"{user} landed on {landed}, expected {pattern}")
-        print("Simotel demo credential:", simotel_round_trip())
-        print("Demo monitors:", monitors_checked())
-        print("History:", history_pages())
-        print("Meraki ping from the device page:", meraki_ping_from_the_page())
-    finally:
-        # One Ctrl-C to the foreground process group, as a terminal would send it.
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            sys.exit("Ctrl-C did not stop ./dev start within 30 s")
-    time.sleep(1)
-    leftovers = {pid: args for pid, args in processes.items() if alive(pid)}
-    if leftovers:
-        for pid in leftovers:
-            os.kill(pid, signal.SIGKILL)
-        sys.exit(f"processes left running after Ctrl-C: {leftovers}")
+        with StartedPortal():
+            for user, pattern in LANDING.items():
+                landed = sign_in(user)
+                print(f"{user:10} landed on {landed}")
+                if not re.match(pattern, landed):
+                    sys.exit(f"{user} landed on {landed}, expected {pattern}")
+            print("Simotel demo credential:", simotel_round_trip())
+            print("Demo monitors:", monitors_checked())
+            print("History:", history_pages())
+            print("Meraki ping from the device page:", meraki_ping_from_the_page())
+    except PortalError as exc:
+        sys.exit(str(exc))
     print("Ctrl-C stopped web, cluster and runner.")
 
 

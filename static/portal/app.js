@@ -32,3 +32,28 @@ function syncPickButtons() {
 document.addEventListener("change", syncPickButtons);
 document.addEventListener("DOMContentLoaded", syncPickButtons);
 document.addEventListener("htmx:afterSettle", syncPickButtons);
+document.addEventListener("htmx:historyRestore", syncPickButtons);
+
+// htmx keeps each page for the back button as HTML, taken just before the next URL is pushed.
+// HTML holds attributes, not what was typed, picked or ticked since the page loaded, and by then
+// the controls already hold the next state's values: going back showed rows filtered by
+// "Clinic" under an empty search box, and the next filter change silently dropped "Clinic".
+// So whenever htmx records a URL, the controls' values (the ones that made it) are written into
+// their attributes, where the snapshot of that URL will find them. Never secrets: password
+// inputs are left alone, as the snapshot lives in localStorage.
+function recordControls() {
+  document.body.querySelectorAll("input, select, textarea").forEach((control) => {
+    if (["password", "hidden", "file"].includes(control.type)) return;
+    if (control.type === "checkbox" || control.type === "radio") {
+      control.toggleAttribute("checked", control.checked);
+    } else if (control.tagName === "SELECT") {
+      control.querySelectorAll("option").forEach((o) => o.toggleAttribute("selected", o.selected));
+    } else if (control.tagName === "TEXTAREA") {
+      control.textContent = control.value;
+    } else {
+      control.setAttribute("value", control.value);
+    }
+  });
+}
+document.addEventListener("htmx:pushedIntoHistory", recordControls);
+document.addEventListener("htmx:replacedInHistory", recordControls);

@@ -1,0 +1,1 @@
+"""Real-browser journeys against the started portal (see conftest.py)."""
