@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Run every benchmark, one after another, as BENCHMARKS.md describes (about 30 minutes with
+"""Run every benchmark, one after another, as BENCHMARKS.md describes (about 45 minutes with
 the defaults; --quick for a smaller, faster pass). Each prints its own figures.
 
     .venv/bin/python bench/all.py
@@ -23,6 +23,7 @@ FULL = [
     ["ping_history.py"],
     ["monitor_history.py"],
     ["api_load.py"],
+    ["soak.py"],
 ]
 QUICK = [
     ["icmp_vs_fping.py", "--rounds", "3"],
@@ -30,6 +31,7 @@ QUICK = [
     ["ping_history.py", "--large", "200000", "--repeat", "5"],
     ["monitor_history.py", "--background", "10", "--repeat", "5"],
     ["api_load.py", "--seconds", "5"],
+    ["soak.py", "--minutes", "2"],
 ]
 
 

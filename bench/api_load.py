@@ -51,12 +51,17 @@ def production_env(scratch: Path) -> dict[str, str]:
     }
 
 
-def load(env: dict[str, str]) -> dict[str, str]:
+def recreate_database(name: str) -> None:
+    """An empty PostgreSQL database `name`, dropped first (connections to it closed)."""
     import psycopg
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        c.execute(f"CREATE DATABASE {DATABASE}")
+        c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        c.execute(f"CREATE DATABASE {name}")
+
+
+def load(env: dict[str, str]) -> dict[str, str]:
+    recreate_database(DATABASE)
     os.environ.update(env)
     import django
 

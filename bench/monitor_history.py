@@ -92,9 +92,12 @@ def load(background: int) -> dict:
     }
 
 
-def load_one(cursor, monitor_id: int, location_id: int, now, days: int) -> None:
-    """`days` of history ending now, as the retention would have left it."""
-    raw_minutes = min(days, 30) * 1440
+def load_one(
+    cursor, monitor_id: int, location_id: int, now, days: int, raw_days: int | None = None
+) -> None:
+    """`days` of history ending now, as the retention would have left it (raw checks for
+    `raw_days` when given, else for as much of the 30 kept days as `days` covers)."""
+    raw_minutes = (raw_days or min(days, 30)) * 1440
     cursor.execute(
         """
         INSERT INTO monitors_checkresult (monitor_id, location_id, due_at, sent_at, sent,

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,11 +144,10 @@ print(json.dumps(dict(due=due, done=done, lost=lost, gaps=gaps, rows=total_rows,
     return json.loads(out.strip().splitlines()[-1])
 
 
-def session_cpu_seconds(session_ids: set[int]) -> float:
-    """CPU (user + system) of every live process in these sessions, plus what each has
-    collected from children it reaped (recycled workers), read from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+def session_processes(session_ids: set[int]) -> Iterator[tuple[Path, list[str]]]:
+    """Every live process in these sessions: its /proc entry and its stat fields after the
+    command name. From there the fields start at #3 (state): ppid is #4, session #6,
+    utime..cstime #14-#17 (indexes 1, 3 and 11-14)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -155,22 +155,23 @@ def session_cpu_seconds(session_ids: set[int]) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # After the ")" the fields start at #3 (state): session is #6, utime..cstime #14-#17.
         if int(fields[3]) in session_ids:
-            total += sum(int(f) for f in fields[11:15])
+            yield entry, fields
+
+
+def session_cpu_seconds(session_ids: set[int]) -> float:
+    """CPU (user + system) of every live process in these sessions, plus what each has
+    collected from children it reaped (recycled workers), read from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = sum(sum(int(f) for f in fields[11:15]) for _, fields in session_processes(session_ids))
     return total / ticks
 
 
 def session_peak_rss(session_ids: set[int], peaks: dict[int, tuple[str, int]]) -> None:
     """Fold each live process's peak resident set (VmHWM, kB) into `peaks` (pid → (role,
     kB)): the scheduler, and the cluster's processes (its workers are the probers)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for entry, _ in session_processes(session_ids):
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) not in session_ids:
-                continue
             status = (entry / "status").read_text()
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
