@@ -48,6 +48,8 @@ def production_env(scratch: Path) -> dict[str, str]:
         "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",
         "VAR_DIR": str(scratch),
+        # collectstatic into the scratch folder, not the checkout a test run may be reading.
+        "STATIC_ROOT": str(scratch / "static"),
     }
 
 

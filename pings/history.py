@@ -14,13 +14,14 @@ from django.utils import timezone
 from pings.models import PingJob, launcher_for
 from portal import access
 from portal.csvexport import cell
+from portal.validators import is_digits
 
 PAGE_SIZE = 50
 
 
 def parse_id(value: str | None) -> int | None:
     """A job id (pingId, keyset cursor) from a URL, or None for anything that is not one."""
-    return int(value) if value and value.isdigit() and len(value) < 19 else None
+    return int(value) if value and is_digits(value) and len(value) < 19 else None
 
 
 def filtered(actor: Any, filters: dict[str, Any], organization: Any = None) -> QuerySet[PingJob]:

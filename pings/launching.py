@@ -244,4 +244,6 @@ def enqueue(job: PingJob) -> None:
 def run_budget() -> timedelta:
     """How long a started job may take before the sweep calls it dead: the task time limit
     django-q2 enforces, plus a margin for the worker to write the result."""
-    return timedelta(seconds=settings.Q_CLUSTER.get("timeout", 120) + 30)
+    return timedelta(
+        seconds=settings.Q_CLUSTER.get("timeout", 120) + settings.PING_RESULT_GRACE_SECONDS
+    )

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
@@ -209,6 +210,18 @@ class UserAdmin(NotFoundMixin, AuditedAdminMixin, DjangoUserAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        # Django's view saves the password without save_model, so AuditedAdminMixin never sees
+        # it; a password set for someone else is a change the audit log must show. (Their
+        # sessions end by themselves: the session auth hash follows the password.)
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            from portal import audit
+
+            user = self.get_object(request, unquote(id))
+            audit.record(request.user, "auth.password_set", user, request=request, via="admin")
+        return response
 
 
 for _model in [Group, *apps.get_app_config("django_q").get_models()]:

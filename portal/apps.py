@@ -6,4 +6,9 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal: organizations, customers and access"
 
     def ready(self) -> None:
-        from portal import signals  # noqa: F401  (connects the login audit receivers)
+        from portal import (
+            logfilters,
+            signals,  # noqa: F401  (connects the login audit receivers)
+        )
+
+        logfilters.install()  # secret URL tokens never reach a log line

@@ -8,6 +8,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from portal.access import policy_of, resolve_id
+from portal.clientip import client_ip  # behind proxies: only as far as settings trust them
 from portal.models import AuditEvent, Organization
 
 # Keys whose values never go into the log, whatever a caller passes in `details`.
@@ -42,10 +43,6 @@ def _organization_of(target: Model | None) -> Organization | None:
         return None
     org_id = resolve_id(target, policy.organization)
     return Organization(pk=org_id) if org_id else None
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    return request.META.get("REMOTE_ADDR") if request is not None else None
 
 
 def record(

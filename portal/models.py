@@ -210,11 +210,16 @@ class ApiKey(models.Model):
         parts = plaintext.split("_")
         if len(parts) < 3 or parts[0] != "pp":
             return None
-        key = (
-            cls.objects.active()
-            .select_related("organization", "customer")
-            .filter(prefix=parts[1])
-            .first()
+        # The prefix is unique: no ORDER BY (first() would add one; it is most of this
+        # per-request query's cost in Django's compiler).
+        key = next(
+            iter(
+                cls.objects.active()
+                .select_related("organization", "customer")
+                .filter(prefix=parts[1])
+                .order_by()[:1]
+            ),
+            None,
         )
         # Hash anyway when no row matched, so timing does not tell which prefixes exist.
         expected = key.key_hash if key else "0" * 64

@@ -92,10 +92,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After CSRF: a tokenless POST never reaches (or uses up) the sign-in buckets.
+    "portal.login_throttle.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.CurrentOrganizationMiddleware",
+    "portal.api.middleware.RefuseNulCharactersMiddleware",
     "portal.api.exceptions.ApiErrorMiddleware",
 ]
 
@@ -165,7 +168,8 @@ USE_TZ = True
 # --- Static files (whitenoise in every mode) ----------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (the benchmarks point it at their scratch folder).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # Without collectstatic (development, tests) whitenoise serves straight from the app folders.
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 with contextlib.suppress(OSError):  # whitenoise warns at start-up when it is missing
@@ -212,6 +216,15 @@ if not DEBUG:
     if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
         # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Sign-in throttling (portal.login_throttle): failed sign-ins allowed per username and per
+# client address (IPv6: per /64) before further attempts answer 429 unchecked; each bucket
+# refills over the window. 0 turns a limit off.
+LOGIN_THROTTLE_USERNAME_FAILURES = env.int("LOGIN_THROTTLE_USERNAME_FAILURES", default=5)
+LOGIN_THROTTLE_IP_FAILURES = env.int("LOGIN_THROTTLE_IP_FAILURES", default=20)
+LOGIN_THROTTLE_WINDOW_SECONDS = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", default=900)
+# Reverse proxies in front of the portal that append to X-Forwarded-For; the client address
+# (audit log, throttling) is then the entry the outermost one added. 0: the header is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # HSTS preload is an opt-in commitment to browser vendors, so `check --deploy` warns about it
 # (security.W021) unless SECURE_HSTS_PRELOAD is set or the warning is silenced here.
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
@@ -233,6 +246,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Field errors are camelCase like the fields (the ICMP monitor API's `nonFieldErrors`).
+    "NON_FIELD_ERRORS_KEY": "nonFieldErrors",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ping portal API",
@@ -245,6 +260,17 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Every operation's error answers and the contracts' paths (no trailing slash).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.schema.document_errors",
+    ],
+    # Choice sets that several bodies share get one name each.
+    "ENUM_NAME_OVERRIDES": {
+        "MonitorStatusEnum": "monitors.models.MonitorStatus",
+        "HealthEnum": "monitors.models.Health",
+        "PingStatusEnum": "pings.models.Status",
+    },
 }
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60  # write last_used_at at most once a minute per key
 
@@ -257,6 +283,12 @@ MERAKI_CALLBACKS = env.bool("MERAKI_CALLBACKS", default=DEBUG and not TESTING)
 # Callers' ping callbacks may reach loopback and private networks only when this is on (the
 # demo and tests deliver to 127.0.0.1); off in production, so the API cannot probe them.
 PING_CALLBACKS_TO_PRIVATE_NETWORKS = env.bool("PING_CALLBACKS_TO_PRIVATE_NETWORKS", default=DEBUG)
+# Seconds a vendor may take to answer one request (after connecting) before the ping fails as a
+# timeout; well under Q_TIMEOUT, so a slow vendor ends the job with a clear error.
+VENDOR_READ_TIMEOUT = env.float("VENDOR_READ_TIMEOUT", default=20.0)
+# Inbound vendor callbacks (Meraki's) whose timestamp is further than this from now are
+# refused as replays; within it, each callback is accepted once.
+INBOUND_WEBHOOK_MAX_AGE_SECONDS = env.int("INBOUND_WEBHOOK_MAX_AGE_SECONDS", default=300)
 VENDOR_SIMULATOR_PORT = env.int("VENDOR_SIMULATOR_PORT", default=8090)
 VENDOR_SIMULATOR_URL = f"http://127.0.0.1:{VENDOR_SIMULATOR_PORT}"
 # The simulator's settings that the demo writes (e.g. where the Simotel webhook goes).
@@ -291,6 +323,9 @@ Q_CLUSTER = {
     # Tests run tasks inline, in the test's own transaction.
     "sync": TESTING,
 }
+# How long past Q_TIMEOUT a running ping may stay silent before the every-minute sweep ends it
+# as timed out (its worker died): a margin for the worker's last write and for clock skew.
+PING_RESULT_GRACE_SECONDS = env.int("PING_RESULT_GRACE_SECONDS", default=30)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

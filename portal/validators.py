@@ -45,6 +45,12 @@ def is_ip(value: str) -> bool:
     return _is_ip(value)
 
 
+def is_digits(value: str) -> bool:
+    """Whether `value` is ASCII digits only, so int() takes it: str.isdigit() also accepts "²"
+    and other Unicode digits, which int() refuses (found by fuzzing the API: 500s)."""
+    return value.isascii() and value.isdigit()
+
+
 ICCID = re.compile(r"^\d{15,22}$")
 MERAKI_SERIAL = re.compile(r"^Q[A-Z0-9]{3}-[A-Z0-9]{4}-[A-Z0-9]{4}$")
 

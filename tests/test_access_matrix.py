@@ -16,6 +16,7 @@ import pytest
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests import dbstate
 from tests.conftest import ACTORS, KEY_ACTORS, PASSWORD, World
 
 GROUPS = {
@@ -415,6 +416,18 @@ CASES: list[Case] = [
         expect("all=403 anon=401 admin=201 outsider=201 key_rw=201 key_other=201 superuser=400"),
         data=lambda w: {"name": "Made by API"},
         json=True,
+    ),
+    # Naming another organization: one the caller cannot see does not exist for it (400).
+    Case(
+        "customer-list",
+        "POST",
+        expect(
+            "all=403 anon=401 admin=201 key_rw=201 superuser=201 "
+            "outsider=400 key_other=400 key_customer=400"
+        ),
+        data=lambda w: {"name": "Into Acme", "organizationId": w.org.pk},
+        json=True,
+        label="into-other-org",
     ),
     Case(
         "customer-detail",
@@ -907,8 +920,7 @@ def _url(case: Case, world: World) -> str:
     return reverse(case.name, kwargs=case.kwargs(world))
 
 
-def _request(world: World, actor: str, method: str, url: str, data: Any, as_json: bool) -> Any:
-    client = world.client(actor)
+def _request(client: Any, method: str, url: str, data: Any, as_json: bool) -> Any:
     if as_json and data is not None:
         return getattr(client, method.lower())(url, data=data, content_type="application/json")
     if method in ("GET", "HEAD"):
@@ -916,15 +928,29 @@ def _request(world: World, actor: str, method: str, url: str, data: Any, as_json
     return getattr(client, method.lower())(url, data=data or {})
 
 
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def refused(code: int, actor: str) -> bool:
+    """Whether an expected answer is a refusal: an error, or (for those without a session) the
+    way to the login page. A signed-in user's 302 is a write's success."""
+    return code in (400, 401, 403, 404, 405) or (code == 302 and actor in ("anon", *KEY_ACTORS))
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 @pytest.mark.parametrize("actor", ACTORS)
 def test_url_answers_each_actor_as_listed(world: World, case: Case, actor: str) -> None:
     data = case.data(world) if case.data else None
-    response = _request(world, actor, case.method, _url(case, world), data, case.json)
+    url = _url(case, world)
+    client = world.client(actor)  # signing in writes: before the watch starts
+    with dbstate.no_writes() as written:
+        response = _request(client, case.method, url, data, case.json)
     expected = case.codes[actor]
     assert response.status_code == expected, (
         f"{actor} {case.method} {case.name}: got {response.status_code}, expected {expected}"
     )
+    if case.method in UNSAFE and refused(expected, actor):
+        assert not written, f"{actor} {case.method} {case.name} was refused but wrote {written}"
     if (
         expected == 302
         and actor in ("anon", *KEY_ACTORS)
@@ -1202,3 +1228,197 @@ def test_every_url_is_in_the_matrix() -> None:
 def test_every_admin_model_has_a_rule() -> None:
     registered = {m._meta.label_lower for m in admin.site._registry}
     assert registered == set(ADMIN_RULES)
+
+
+# --- Writes: every URL that accepts one refuses outsiders, and refusals change nothing --------
+#
+# A URL accepts writes unless its view says it takes only safe methods: a 405 (or an Allow
+# header) to OPTIONS listing nothing but GET / HEAD / OPTIONS. Views that do not say (most
+# function views, Django's admin) count as accepting writes. Each must then be listed above
+# with an unsafe-method case that refuses an anonymous caller, a read-only member and another
+# organization's admin (and, in the API, a read-only key and another organization's key) —
+# or be named below with the reason it may not. The refusals themselves, and that they write
+# nothing, are checked by test_url_answers_each_actor_as_listed.
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+REQUIRED_REFUSALS = ["anon", "viewer", "outsider"]
+API_REQUIRED_REFUSALS = [*REQUIRED_REFUSALS, "key_ro", "key_other"]
+
+# Signing in and out, and changing one's own password, act on the caller's own account only.
+OWN_ACCOUNT = {
+    "login": "signs the caller in (CSRF-checked and throttled: test_login_throttle)",
+    "logout": "ends the caller's own session",
+    "password_change": "changes the caller's own password, which it must give",
+    "admin:login": "signs the caller in (throttled like the portal's form)",
+    "admin:logout": "ends the caller's own session",
+    "admin:password_change": "changes the caller's own password, which it must give",
+}
+# Views that answer any method but never write (Django's admin pages, the API's docs and its
+# JSON 404); checked: a superuser's POST to each writes nothing.
+READ_ONLY_VIEWS = {
+    "api-docs",
+    "api-not-found",
+    "admin:index",
+    "admin:app_list",
+    "admin:jsi18n",
+    "admin:view_on_site",
+    "admin:password_change_done",
+}
+# Writes an actor of REQUIRED_REFUSALS may make, and why that is no hole.
+ALLOWED_WRITES = {
+    ("organization_switch", "viewer"): "switches to its own organization: the session only",
+    ("monitor_pause", "viewer"): "read-only members may pause and resume (the seed's API lets "
+    "them PATCH status); audited",
+    **{
+        (name, "outsider"): "creates in the caller's current organization, and another "
+        "organization cannot be made current (organization_switch answers it 404)"
+        for name in ["customer_create", "member_add", "api_key_create", "credential_create"]
+    },
+    **{
+        ("credential-list", actor): "creates in the one organization the caller manages; "
+        "the body cannot name another"
+        for actor in ["outsider", "key_other"]
+    },
+}
+
+
+def _url_of(name: str, world: World) -> str:
+    """A URL for `name`, with the arguments its first case (or admin rule) uses."""
+    case = next((c for c in CASES if c.name == name), None)
+    if case is not None:
+        return _url(case, world)
+    if name in ADMIN_SITE_CASES:
+        return _admin_url(name, "", world)
+    selector = next((sel for n, sel, *_ in ADMIN_CASES if n == name), None)
+    assert selector is not None, f"{name} is not in the matrix (test_every_url_is_in_the_matrix)"
+    return _admin_url(name, selector, world)
+
+
+def _accepts_writes(client: Any, url: str) -> bool:
+    response = client.options(url)
+    allow = {m.strip().upper() for m in response.get("Allow", "").split(",") if m.strip()}
+    if response.status_code == 405 or allow:
+        return not allow <= SAFE_METHODS
+    return True  # the view does not say: assume it writes
+
+
+def _admin_write_names() -> set[str]:
+    names = {"admin:auth_user_password_change"}
+    for model in admin.site._registry:
+        base = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        names |= {f"{base}_add", f"{base}_change", f"{base}_delete", f"{base}_changelist"}
+    return names
+
+
+def test_every_url_that_accepts_writes_refuses_outsiders(world: World) -> None:
+    root = world.client("superuser")
+    admin_writes = _admin_write_names()
+    problems: list[str] = []
+    write_urls = 0
+    for name in sorted({n for n, _ in ALL_URLS}):
+        url = _url_of(name, world)
+        if not _accepts_writes(root, url) or name in OWN_ACCOUNT:
+            continue
+        write_urls += 1
+        if name in READ_ONLY_VIEWS or (name.startswith("admin:") and name.endswith("_history")):
+            with dbstate.no_writes() as written:
+                root.post(url, {"name": "x"})
+            if written:
+                problems.append(f"{name} is listed as read-only but a POST wrote {written[:1]}")
+            continue
+        if name.startswith("admin:"):
+            if name not in admin_writes:
+                problems.append(f"{name}: an admin URL no admin write test covers")
+            continue
+        cases = [c for c in CASES if c.name == name and c.method in UNSAFE]
+        if not cases:
+            problems.append(f"{name} ({url}) accepts writes but has no write case")
+            continue
+        actors = API_REQUIRED_REFUSALS if url.startswith("/api/") else REQUIRED_REFUSALS
+        for actor in actors:
+            if (name, actor) in ALLOWED_WRITES:
+                continue
+            if not any(refused(c.codes[actor], actor) for c in cases):
+                problems.append(f"{name}: no case shows {actor} refused")
+    assert not problems, "\n".join(problems)
+    assert write_urls > 50  # the probe found the forms, the API and the admin
+
+
+def test_allowed_writes_and_exceptions_name_real_urls() -> None:
+    names = {n for n, _ in ALL_URLS}
+    listed = {n for n, _ in ALLOWED_WRITES} | set(OWN_ACCOUNT) | READ_ONLY_VIEWS
+    assert listed <= names, sorted(listed - names)
+
+
+def _admin_write_requests(world: World, label: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """POSTs that would add, change, delete (one by one, and by the bulk action) the own
+    organization's row of `label` in the admin, with data that names the own organization."""
+    from django.urls import reverse
+
+    model = next(m for m in admin.site._registry if m._meta.label_lower == label)
+    base = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+    forged = {
+        "organization": world.org.pk,
+        "customer": world.c1.pk,
+        "name": "Forged",
+        "user": world.users["viewer"].pk,
+        "role": "admin",
+    }
+    found = [("add", reverse(f"{base}_add"), forged)]
+    rule = ADMIN_RULES[label]
+    if rule.own is not None:
+        obj = rule.own(world)
+        found += [
+            ("change", reverse(f"{base}_change", args=[obj.pk]), forged),
+            ("delete", reverse(f"{base}_delete", args=[obj.pk]), {"post": "yes"}),
+            (
+                "bulk-delete",
+                reverse(f"{base}_changelist"),
+                {"action": "delete_selected", "index": "0", "_selected_action": [obj.pk]},
+            ),
+        ]
+    return found
+
+
+ADMIN_REFUSED = ["anon", "viewer", "customer", "supporter", "outsider", "key_ro"]
+
+
+@pytest.mark.parametrize("label", sorted(ADMIN_RULES))
+def test_admin_writes_refuse_outsiders_and_change_nothing(world: World, label: str) -> None:
+    """Whoever may not write a row gets no write through the admin: non-staff go to the admin's
+    login, staff get 403 or (another organization's row) 404, or a form / list that did
+    nothing."""
+    failures = []
+    for actor in ADMIN_REFUSED:
+        client = world.client(actor)
+        for what, url, data in _admin_write_requests(world, label):
+            with dbstate.no_writes() as written:
+                response = client.post(url, data)
+            code = response.status_code
+            if actor in ("anon", "viewer", "customer", "key_ro"):
+                ok = code == 302 and response["Location"].startswith("/admin/login/")
+            else:
+                # 200: the add form again, with errors, or the list again (the action is not
+                # offered to the caller); 302: the list, nothing selected in the caller's scope.
+                ok = code in (403, 404) or (what, code) in (
+                    ("add", 200),
+                    ("bulk-delete", 200),
+                    ("bulk-delete", 302),
+                )
+            if not ok or written:
+                failures.append(f"{actor} {what}: {code} wrote {written[:1]}")
+    assert not failures, f"{label}: " + "; ".join(failures)
+
+
+@pytest.mark.parametrize("actor", ["anon", "viewer", "outsider", "supporter", "admin"])
+def test_nobody_but_superusers_sets_anothers_password_in_the_admin(
+    world: World, actor: str
+) -> None:
+    url = _admin_url("admin:auth_user_password_change", "", world)
+    new = {"password1": "another long passphrase 9", "password2": "another long passphrase 9"}
+    client = world.client(actor)
+    with dbstate.no_writes() as written:
+        response = client.post(url, new)
+    assert response.status_code in (302, 403) and not written
+    if response.status_code == 302:
+        assert response["Location"].startswith("/admin/login/")

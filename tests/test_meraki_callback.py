@@ -60,6 +60,9 @@ def test_polling_finishes_the_job_when_no_callback_comes(live_server, sim):
 
 
 def post(row, body) -> dict:
+    from django.utils import timezone
+
+    body = {"sentAt": timezone.now().isoformat(), **body}  # fresh, as Meraki sends it
     response = Client().post(
         f"/hooks/meraki/{row.public_id}/", body, content_type="application/json"
     )

@@ -244,6 +244,25 @@ def test_list_filters_search_and_pages(world: World):
     assert search["total"] == 3
     assert world.api("viewer", "GET", "/api/icmp-monitors?perPage=201").status_code == 400
     assert world.api("customer", "GET", "/api/icmp-monitors").json()["total"] == 4
+    # The total rides on the page's rows (a window count); the last page and a page past the end
+    # (no rows to carry it) still say it.
+    last = world.api("viewer", "GET", "/api/icmp-monitors?perPage=4&page=2").json()
+    assert (last["total"], len(last["items"])) == (6, 2)
+    beyond = world.api("viewer", "GET", "/api/icmp-monitors?perPage=4&page=9").json()
+    assert (beyond["total"], beyond["items"]) == (6, [])
+
+
+def test_list_items_equal_the_detail_answers(world: World):
+    """The list reads rows as values, the detail a model: both must say the same."""
+    monitor = _monitor(world)
+    monitor.config = {"count": 3}
+    monitor.notification_webhook_secret = "s3cret-value"
+    monitor.save()
+    items = world.api("viewer", "GET", "/api/icmp-monitors?perPage=200").json()["items"]
+    for item in items:
+        detail = world.api("viewer", "GET", f"/api/icmp-monitors/{item['publicId']}").json()
+        assert item.pop("customerName") == Monitor.objects.get(pk=item["id"]).customer.name
+        assert item == detail
 
 
 def test_get_patch_delete(world: World):

@@ -62,6 +62,22 @@ def _try_take(key: str, rate: float, burst: int, now: float | None) -> float:
     return 0.05
 
 
+def give_back(key: str, rate: float, burst: int) -> None:
+    """Return a token taken for something that turned out not to count (e.g. a sign-in that
+    succeeded), with the same compare-and-swap as taking; never above `burst`."""
+    for _ in range(20):
+        now = time.time()
+        row = RateBucket.objects.filter(key=key).values("tokens", "updated").first()
+        if row is None:
+            return  # nothing was taken (or the row was cleared): already full
+        tokens = min(float(burst), _refilled(row, rate, burst, now) + 1.0)
+        returned = RateBucket.objects.filter(
+            key=key, tokens=row["tokens"], updated=row["updated"]
+        ).update(tokens=tokens, updated=now)
+        if returned:
+            return
+
+
 def take(
     buckets: list[tuple[str, float, int]],
     max_wait: float,

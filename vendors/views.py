@@ -298,11 +298,31 @@ def simotel_webhook(request: HttpRequest, token: str, event: str = "") -> JsonRe
     return JsonResponse({"ok": True, "matched": True})
 
 
+def _stale(sent_at: Any) -> str | None:
+    """Why a callback's `sentAt` is refused, or None when it is within the replay window.
+    A recorded callback replayed later is refused for its age; within the window the row's
+    one-shot `received_at` makes a replay change nothing."""
+    from django.conf import settings
+    from django.utils.dateparse import parse_datetime
+
+    try:
+        when = parse_datetime(sent_at) if isinstance(sent_at, str) else None
+    except ValueError:  # well formed but impossible, e.g. month 13
+        when = None
+    if when is None or when.tzinfo is None:
+        return "sentAt is missing or not an ISO 8601 time with a time zone"
+    window = timedelta(seconds=settings.INBOUND_WEBHOOK_MAX_AGE_SECONDS)
+    if abs(timezone.now() - when) > window:
+        return "sentAt is outside the accepted window: a replay, or a clock far off"
+    return None
+
+
 @csrf_exempt
 @require_POST
 def meraki_callback(request: HttpRequest, callback_id: str) -> JsonResponse:
-    """Meraki's callback for one job: the per-job shared secret must match (constant time);
-    unknown and repeated callbacks are ignored, so a replay changes nothing."""
+    """Meraki's callback for one job: the per-job shared secret must match (constant time),
+    `sentAt` must be recent, and unknown and repeated callbacks are ignored, so a replay
+    changes nothing."""
     from vendors.models import MerakiCallback
 
     try:
@@ -315,6 +335,8 @@ def meraki_callback(request: HttpRequest, callback_id: str) -> JsonResponse:
         return JsonResponse({"ok": False, "error": "unknown callback"}, status=404)
     if not row.secret_matches(body.get("sharedSecret", "")):
         return JsonResponse({"ok": False, "error": "wrong shared secret"}, status=403)
+    if (stale := _stale(body.get("sentAt"))) is not None:
+        return JsonResponse({"ok": False, "error": stale}, status=400)
     message = body.get("message") if isinstance(body.get("message"), dict) else {}
     if row.ping_id and str(message.get("pingId")) != row.ping_id:
         return JsonResponse({"ok": False, "error": "callback for another job"}, status=400)

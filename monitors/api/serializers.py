@@ -4,6 +4,7 @@ write them: camelCase, `customerId` numeric in answers, `config` and `icmpConfig
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -62,7 +63,11 @@ def _iso(value: Any) -> str | None:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def monitor_json(monitor: Monitor, *, with_customer_name: bool = False) -> dict[str, Any]:
+def monitor_json(
+    monitor: Monitor | SimpleNamespace, *, customer_name: str | None = None
+) -> dict[str, Any]:
+    """A monitor as the API answers it. `monitor` may be a row read with `.values()` wrapped in
+    a SimpleNamespace (the list endpoint: model instances cost more than the whole JSON)."""
     config = {**DEFAULT_CONFIG, **(monitor.config or {})}
     body = {
         "id": monitor.pk,
@@ -95,8 +100,8 @@ def monitor_json(monitor: Monitor, *, with_customer_name: bool = False) -> dict[
         "notificationWebhookSecretSet": bool(monitor.notification_webhook_secret_encrypted),
         "notificationReminderMinutes": monitor.reminder_minutes,
     }
-    if with_customer_name:
-        body["customerName"] = monitor.customer.name
+    if customer_name is not None:
+        body["customerName"] = customer_name
     return body
 
 

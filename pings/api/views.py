@@ -18,18 +18,14 @@ from django.db.models import Q
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import make_aware
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiExample,
-    OpenApiParameter,
-    extend_schema,
-    inline_serializer,
-)
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pings import callbacks, history, launching
+from pings.api import schema
 from pings.api.serializers import device_json, job_json
 from pings.models import JobVendor, PingJob, Status, Via
 from portal import access
@@ -37,6 +33,8 @@ from portal.api.exceptions import ApiError
 from portal.api.lookups import resolve_customer
 from portal.api.pagination import PagePagination
 from portal.api.permissions import AccessPermission
+from portal.api.schema import MERAKI_ERROR, HostField
+from portal.validators import is_digits
 from vendors.models import Device, DeviceKind
 
 MAX_BODY = 16 * 1024  # bytes; a ping request is a few dozen
@@ -81,7 +79,7 @@ def resolve_device(actor: Any, serial: str) -> Device:
     """The visible device a Meraki-style `{serial}` names, or a 404."""
     serial = (serial or "").strip()
     match = Q(serial=serial.upper()) | Q(iccid=serial)
-    if serial.isdigit() and len(serial) < 12:
+    if is_digits(serial) and len(serial) < 12:
         match |= Q(pk=int(serial), kind__in=[DeviceKind.HOST, DeviceKind.SIMOTEL_SERVER])
     with contextlib.suppress(ValueError):
         match |= Q(public_id=uuid.UUID(serial))
@@ -104,19 +102,31 @@ class CallbackSerializer(serializers.Serializer):
     )
 
 
-class PingRequestSerializer(serializers.Serializer):
+class PingDeviceRequestSerializer(serializers.Serializer):
     """Documents the body (validation is the portal's per-vendor rules, see launching.py)."""
 
-    target = serializers.CharField(
-        required=False, help_text="FQDN, IPv4 or IPv6 address (liveTools/ping only)."
-    )
     count = serializers.IntegerField(
         required=False, min_value=1, max_value=5, help_text="[1..5], default 5"
     )
     callback = CallbackSerializer(required=False)
-    packetSize = serializers.IntegerField(required=False, help_text="Plain hosts only.")
-    interval = serializers.FloatField(required=False, help_text="Plain hosts only (seconds).")
-    timeout = serializers.FloatField(required=False, help_text="Plain hosts only (seconds).")
+    packetSize = serializers.IntegerField(
+        required=False, min_value=0, max_value=65500, help_text="Plain hosts only."
+    )
+    interval = serializers.FloatField(
+        required=False, min_value=0.2, max_value=10, help_text="Plain hosts only (seconds)."
+    )
+    timeout = serializers.FloatField(
+        required=False, min_value=0.2, max_value=30, help_text="Plain hosts only (seconds)."
+    )
+
+
+class PingRequestSerializer(PingDeviceRequestSerializer):
+    target = HostField(help_text="FQDN, IPv4 or IPv6 address.")
+
+
+class PingLaunchSerializer(PingDeviceRequestSerializer):
+    device = serializers.CharField(help_text="Serial, ICCID, device id or publicId")
+    target = HostField(required=False, help_text="Absent: the device pings itself.")
 
 
 JOB_EXAMPLE = {
@@ -195,7 +205,7 @@ RATE_EXAMPLE = {"errors": ["This device was pinged 5 times in the last 25 s; wai
 
 def _body(request: Request) -> dict[str, Any]:
     length = request.META.get("CONTENT_LENGTH") or "0"
-    if length.isdigit() and int(length) > MAX_BODY:
+    if is_digits(length) and int(length) > MAX_BODY:
         raise ApiError(
             400,
             "Invalid request body",
@@ -241,7 +251,7 @@ class LiveToolsCreateView(MerakiDialectView):
         summary="Enqueue a ping job (Meraki's createDeviceLiveToolsPing, for every device)",
         operation_id="createDeviceLiveToolsPing",
         request=PingRequestSerializer,
-        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
+        responses={201: schema.PingJobSerializer, 400: MERAKI_ERROR, 429: MERAKI_ERROR},
         examples=[
             OpenApiExample(
                 "Request",
@@ -313,8 +323,8 @@ class LiveToolsPingDeviceCreateView(LiveToolsCreateView):
     @extend_schema(
         summary="Enqueue a ping of the device itself (Meraki's createDeviceLiveToolsPingDevice)",
         operation_id="createDeviceLiveToolsPingDevice",
-        request=PingRequestSerializer,
-        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
+        request=PingDeviceRequestSerializer,
+        responses={201: schema.PingJobSerializer, 400: MERAKI_ERROR, 429: MERAKI_ERROR},
         examples=[
             OpenApiExample("Request", value={"count": 3}, request_only=True),
             OpenApiExample("Created", value=JOB_EXAMPLE, response_only=True, status_codes=["201"]),
@@ -329,20 +339,26 @@ class LiveToolsJobView(MerakiDialectView):
     @extend_schema(
         summary="Return a ping job (Meraki's getDeviceLiveToolsPing)",
         operation_id="getDeviceLiveToolsPing",
-        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        responses={200: schema.PingJobSerializer, 404: MERAKI_ERROR},
         examples=[OpenApiExample("Complete", value=JOB_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, serial: str, ping_id: str) -> Response:
         device = resolve_device(request.user, serial)
         job = None
         if (pk := history.parse_id(ping_id)) is not None:
-            job = (
-                access.visible(request.user, PingJob)
-                .filter(pk=pk, device=device)
-                .select_related("device", "customer")
-                .prefetch_related("replies")
-                .first()
+            # The device is already read: join only the customer, and no ORDER BY for one pk.
+            job = next(
+                iter(
+                    access.visible(request.user, PingJob)
+                    .filter(pk=pk, device=device)
+                    .select_related("customer")
+                    .prefetch_related("replies")
+                    .order_by()[:1]
+                ),
+                None,
             )
+            if job is not None:
+                job.device = device
         if job is None:
             raise ApiError(404, "Ping job not found", {"pingId": [f"No job {ping_id!r}."]})
         return Response(job_json(job, request.user))
@@ -352,7 +368,7 @@ class LiveToolsPingDeviceJobView(LiveToolsJobView):
     @extend_schema(
         summary="Return a device-ping job (Meraki's getDeviceLiveToolsPingDevice)",
         operation_id="getDeviceLiveToolsPingDevice",
-        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        responses={200: schema.PingJobSerializer, 404: MERAKI_ERROR},
         examples=[OpenApiExample("Complete", value=JOB_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, serial: str, ping_id: str) -> Response:
@@ -378,7 +394,8 @@ class DeviceListView(MerakiDialectView):
             OpenApiParameter("page", int),
             OpenApiParameter("perPage", int, description="At most 200"),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        # 404: a customerId the caller cannot see.
+        responses={200: schema.DevicePageSerializer, 404: MERAKI_ERROR},
     )
     def get(self, request: Request) -> Response:
         devices = access.visible(request.user, Device).select_related("customer").order_by("pk")
@@ -401,7 +418,7 @@ class DeviceDetailView(MerakiDialectView):
     @extend_schema(
         summary="Return a single device (Meraki's getDevice shape)",
         operation_id="getDevice",
-        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        responses={200: schema.DeviceSerializer, 404: MERAKI_ERROR},
         examples=[OpenApiExample("A Meraki device", value=DEVICE_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, serial: str) -> Response:
@@ -475,7 +492,8 @@ class PingListView(MerakiDialectView):
             OpenApiParameter("page", int),
             OpenApiParameter("perPage", int, description="At most 200"),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        # 404: a customerId or device the caller cannot see.
+        responses={200: schema.PingJobPageSerializer, 404: MERAKI_ERROR},
         examples=[
             OpenApiExample(
                 "A page",
@@ -526,16 +544,8 @@ class PingListView(MerakiDialectView):
         operation_id="createPing",
         description="Like liveTools/ping (with `target`) or pingDevice (without), but the "
         "device is a body field, so an unknown device is a 400 field error.",
-        request=inline_serializer(
-            "PingLaunchRequest",
-            {
-                "device": serializers.CharField(help_text="Serial, ICCID, device id or publicId"),
-                "target": serializers.CharField(required=False),
-                "count": serializers.IntegerField(required=False, min_value=1, max_value=5),
-                "callback": CallbackSerializer(required=False),
-            },
-        ),
-        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
+        request=PingLaunchSerializer,
+        responses={201: schema.PingJobSerializer, 400: MERAKI_ERROR, 429: MERAKI_ERROR},
         examples=[
             OpenApiExample(
                 "Request", value={"device": "Q2AB-CDEF-0001", "count": 3}, request_only=True
@@ -575,7 +585,7 @@ class PingDetailView(MerakiDialectView):
     @extend_schema(
         summary="One ping job by its pingId, whatever its device",
         operation_id="getPing",
-        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        responses={200: schema.PingJobSerializer, 404: MERAKI_ERROR},
         examples=[OpenApiExample("Complete", value=JOB_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, ping_id: str) -> Response:

@@ -36,7 +36,7 @@ def _first_message(detail: Any) -> str:
     if isinstance(detail, dict):
         for field_name, value in detail.items():
             text = _first_message(value)
-            return text if field_name in ("non_field_errors", "detail") else f"{field_name}: {text}"
+            return text if field_name in ("nonFieldErrors", "detail") else f"{field_name}: {text}"
     if isinstance(detail, list) and detail:
         return _first_message(detail[0])
     return str(detail)
@@ -84,6 +84,15 @@ def json_error(request: HttpRequest, code: int, message: str) -> JsonResponse:
 
 def is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+# Paths whose errors are in Meraki's dialect (pings/api/views.py, MerakiDialectView): Meraki's
+# `errors` list, the portal's fields beside it.
+MERAKI_DIALECT_PATHS = ("/api/devices", "/api/pings")
+
+
+def meraki_error_body(code: int, message: str) -> dict[str, Any]:
+    return {"errors": [message], **error_body(code, message), "fieldErrors": {}}
 
 
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:

@@ -8,6 +8,7 @@ from typing import Any
 from portal import access
 from portal.api.exceptions import ApiError
 from portal.models import Customer
+from portal.validators import is_digits
 
 
 def resolve_customer(actor: Any, value: Any) -> Customer:
@@ -16,7 +17,7 @@ def resolve_customer(actor: Any, value: Any) -> Customer:
     customers = access.visible(actor, Customer)
     if isinstance(value, bool) or value is None:
         raise ApiError(400, "Invalid Customer identifier")
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+    if isinstance(value, int) or (isinstance(value, str) and is_digits(value.strip())):
         match = customers.filter(pk=int(value))
     elif isinstance(value, str):
         try:

@@ -11,8 +11,10 @@ from rest_framework.response import Response
 
 from portal import access, audit
 from portal.api.exceptions import error_body
+from portal.api.schema import ERROR, SUCCESS
 from portal.api.serializers import CustomerSerializer
 from portal.models import Customer, Organization
+from portal.validators import is_digits
 
 
 @extend_schema_view(
@@ -26,7 +28,10 @@ from portal.models import Customer, Organization
     retrieve=extend_schema(summary="One customer, by publicId"),
     create=extend_schema(summary="Create a customer (organization admins, read-write keys)"),
     partial_update=extend_schema(summary="Change a customer's name, description or contact"),
-    destroy=extend_schema(summary="Delete a customer"),
+    destroy=extend_schema(
+        summary="Delete a customer (409 while it still has devices or monitors)",
+        responses={200: SUCCESS, 409: ERROR},
+    ),
 )
 class CustomerViewSet(
     mixins.ListModelMixin,
@@ -50,7 +55,7 @@ class CustomerViewSet(
                     Q(name__icontains=search) | Q(description__icontains=search)
                 )
             if org := params.get("organizationId"):
-                if not org.isdigit():
+                if not is_digits(org):
                     raise ValidationError({"organizationId": ["Must be a numeric id."]})
                 customers = customers.filter(organization_id=int(org))
         return customers

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import requests
+from django.conf import settings
 
-DEFAULT_TIMEOUT = (5.0, 20.0)  # connect, read (seconds)
+DEFAULT_TIMEOUT = (5.0, 20.0)  # connect, read (seconds); the read part is VENDOR_READ_TIMEOUT
 
 
 @dataclass
@@ -176,11 +177,12 @@ class VendorHTTP:
     """A requests session bound to one base URL, with timeouts and error mapping."""
 
     def __init__(
-        self, base_url: str, vendor: str, timeout: tuple[float, float] = DEFAULT_TIMEOUT
+        self, base_url: str, vendor: str, timeout: tuple[float, float] | None = None
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.vendor = vendor
-        self.timeout = timeout
+        read = getattr(settings, "VENDOR_READ_TIMEOUT", DEFAULT_TIMEOUT[1])
+        self.timeout = timeout or (DEFAULT_TIMEOUT[0], read)
         self.session = requests.Session()
 
     def request(self, method: str, path: str, **kwargs: Any) -> tuple[requests.Response, int]:
@@ -190,9 +192,14 @@ class VendorHTTP:
         started = time.monotonic()
         try:
             response = self.session.request(method, f"{self.base_url}{path}", **kwargs)
-        except requests.Timeout as exc:
+        except requests.ConnectTimeout as exc:
             raise VendorTimeout(
-                f"{self.vendor} did not answer within {sum(self.timeout):g} s"
+                f"{self.vendor} did not accept a connection within {self.timeout[0]:g} s"
+            ) from exc
+        except requests.Timeout as exc:
+            # A read timeout bounds each wait for data, so that is the time the vendor had.
+            raise VendorTimeout(
+                f"{self.vendor} did not answer within {self.timeout[1]:g} s"
             ) from exc
         except requests.RequestException as exc:
             # The exception text can include headers in some adapters' proxies; keep only
@@ -206,9 +213,11 @@ class VendorHTTP:
         try:
             return response.json()
         except (ValueError, json.JSONDecodeError) as exc:
-            kind = response.headers.get("Content-Type", "unknown type").split(";")[0]
+            kind = response.headers.get("Content-Type", "unknown type").split(";")[0].strip()
+            # "with application/json instead of JSON" would read as nonsense to people.
+            what = "broken JSON" if kind.endswith("json") else f"{kind} instead of JSON"
             raise UnreadableResponse(
-                f"{vendor} answered HTTP {response.status_code} with {kind} instead of JSON",
+                f"{vendor} answered HTTP {response.status_code} with {what}",
                 status=response.status_code,
             ) from exc
 
