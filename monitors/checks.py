@@ -45,7 +45,7 @@ def evaluate(monitor: Monitor, probe: ProbeResult) -> tuple[str, bool, str]:
     return status, False, status
 
 
-def probe_for(monitor: Monitor) -> Probe:
+def probe_for(monitor: Monitor, due: datetime | None = None) -> Probe:
     # timeoutSeconds bounds the whole check: the last echo still gets at least half a second.
     per_packet = max(0.5, monitor.timeout_seconds - (monitor.count - 1) * PACKET_INTERVAL)
     return Probe(
@@ -55,6 +55,8 @@ def probe_for(monitor: Monitor) -> Probe:
         payload_size=monitor.packet_size,
         timeout=per_packet,
         interval=PACKET_INTERVAL,
+        # Claimed ahead of its slot (see scheduler.tick): the first echo waits for the slot.
+        not_before=due.timestamp() if due else 0.0,
     )
 
 
@@ -63,7 +65,7 @@ def run_batch(
 ) -> list[CheckResult]:
     monitors = Monitor.objects.in_bulk([monitor_id for monitor_id, _, _ in items])
     todo = [(monitors[m], due, missed) for m, due, missed in items if m in monitors]
-    outcomes = (engine_ or engine()).run(probe_for(m) for m, _, _ in todo)
+    outcomes = (engine_ or engine()).run(probe_for(m, due) for m, due, _ in todo)
     windows = windows_for((m for m, _, _ in todo), since=min((d for _, d, _ in todo), default=None))
     now = timezone.now()
     with transaction.atomic():

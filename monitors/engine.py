@@ -42,6 +42,9 @@ class Probe:
     payload_size: int = 56
     timeout: float = 2.0
     interval: float = 0.2
+    # time.time() before which the first echo must not go (a check claimed ahead of its slot
+    # waits for it here, so a batch can gather the slots of the next moment); 0: at once.
+    not_before: float = 0.0
 
 
 @dataclass
@@ -203,7 +206,7 @@ class Engine:
         by_index: list[ProbeResult] = []
         sends: list[tuple[float, int, int]] = []  # (send at, probe index, packet index)
         targets: list[tuple[_Family, tuple] | None] = []
-        start = time.monotonic()
+        start, wall_start = time.monotonic(), time.time()
         for index, probe in enumerate(probes):
             result = ProbeResult(
                 key=probe.key, address=None, sent=0, received=0, rtts=[None] * probe.count
@@ -231,10 +234,13 @@ class Engine:
                 continue
             result.address = address
             targets.append((fam, (address, 0)))
+            first = start
+            if probe.not_before > wall_start:
+                first = start + (probe.not_before - wall_start)
             if probe.count == 1:  # the usual monitor check: no generator per probe
-                sends.append((start, index, 0))
+                sends.append((first, index, 0))
             else:
-                sends.extend((start + k * probe.interval, index, k) for k in range(probe.count))
+                sends.extend((first + k * probe.interval, index, k) for k in range(probe.count))
         sends.sort()
         # Pace sends so a big batch does not overflow socket buffers: the n-th send waits for
         # start + n / max_send_rate (applied in the loop, not by copying the list).

@@ -294,6 +294,12 @@ VENDOR_SIMULATOR_URL = f"http://127.0.0.1:{VENDOR_SIMULATOR_PORT}"
 # The simulator's settings that the demo writes (e.g. where the Simotel webhook goes).
 VENDOR_SIMULATOR_CONFIG = VAR_DIR / "simulator.json"
 
+# --- Monitor scheduling ---------------------------------------------------------------------------
+# The scheduler claims checks this many seconds before their slot and the engine holds each
+# until its slot: batches gather a moment's slots (fewer, larger batches) and the queue's
+# delivery happens inside the margin. 0 claims only what is due.
+MONITOR_CLAIM_AHEAD_SECONDS = env.float("MONITOR_CLAIM_AHEAD_SECONDS", default=1.0)
+
 # --- Monitor history and alerting -------------------------------------------------------------
 # A monitor that comes back must stay up this long before its incident closes; relapses inside
 # it fold into the same incident (one "opened" and one "resolved" for a flapping monitor).

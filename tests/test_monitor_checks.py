@@ -55,6 +55,43 @@ def test_after_downtime_one_check_records_the_gap_instead_of_a_burst(world: Worl
     assert scheduler.tick(NOW + timedelta(seconds=30)) == 0
 
 
+def test_slots_are_claimed_ahead_and_each_check_waits_for_its_slot(world: World, settings):
+    """The scheduler claims what falls due within MONITOR_CLAIM_AHEAD_SECONDS (bigger batches);
+    the engine holds each check until its slot, and a slot claimed ahead is not a missed one."""
+    import time
+
+    settings.MONITOR_CLAIM_AHEAD_SECONDS = 1.0
+    now = timezone.now()
+    soon = monitor(world, check_interval_seconds=60, next_check_at=now + timedelta(seconds=0.6))
+    later = monitor(world, host="127.0.0.2", next_check_at=now + timedelta(seconds=5))
+    before = time.time()
+    assert scheduler.tick(now) == 1  # tests run django-q2 tasks inline
+    assert not CheckResult.objects.filter(monitor=later).exists()
+    result = CheckResult.objects.get(monitor=soon)
+    assert result.missed_slots == 0 and result.status == Health.UP
+    assert result.due_at == soon.next_check_at
+    # Sent at its slot, not when claimed (a whole second early would be a failure).
+    assert result.sent_at >= result.due_at - timedelta(milliseconds=5)
+    assert time.time() - before >= 0.5
+    soon.refresh_from_db()
+    later.refresh_from_db()
+    assert soon.next_check_at == result.due_at + timedelta(seconds=60)
+    assert later.next_check_at == now + timedelta(seconds=5)  # beyond the window: untouched
+
+
+def test_the_loop_gathers_slots_between_ticks(world: World, settings):
+    settings.MONITOR_CLAIM_AHEAD_SECONDS = 1.0
+    now = timezone.now()
+    monitor(world, next_check_at=now + timedelta(seconds=30))
+    # Nothing enters the window for 29 s: sleep the longest (1 s); a stream of slots: 0.25 s.
+    assert scheduler.pause_after(0, now) == 1.0
+    monitor(world, host="127.0.0.2", next_check_at=now)
+    assert scheduler.pause_after(3, now) == 0.25
+    assert scheduler.pause_after(scheduler.CLAIM_LIMIT, now) == 0.0
+    settings.MONITOR_CLAIM_AHEAD_SECONDS = 0
+    assert scheduler.pause_after(3, now) == 0.05
+
+
 def test_minutes_are_the_default_interval_and_seconds_win(world: World):
     minutes = monitor(world, check_interval=5)
     seconds = monitor(world, host="127.0.0.2", check_interval=5, check_interval_seconds=10)

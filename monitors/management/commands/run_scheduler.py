@@ -35,7 +35,7 @@ class Command(BaseCommand):
                 claimed = scheduler.tick()
                 if claimed:
                     logger.info("queued %d checks", claimed)
-                pause = 0.0 if claimed else scheduler.next_due(timezone.now())
+                pause = scheduler.pause_after(claimed, timezone.now())
             except OperationalError:
                 # The database went away for a moment: reconnect on the next tick.
                 logger.exception("database unavailable; retrying")
@@ -43,5 +43,5 @@ class Command(BaseCommand):
                 pause = 1.0
             if options["once"]:
                 break
-            time.sleep(max(0.05, pause))
+            time.sleep(pause)
         self.stdout.write("Scheduler stopped.")
