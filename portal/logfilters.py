@@ -1,4 +1,4 @@
-"""Keeps secret URL tokens out of the logs.
+"""Keeps secret URL tokens out of the logs, and expected refusals' tracebacks too.
 
 Two kinds of URL carry their secret in the path: the Simotel webhook (`/hooks/simotel/<token>/`)
 and a status page's secret link (`/status/s/<token>/`). Django logs the path of every 4xx and
@@ -28,8 +28,22 @@ class RedactSecretUrls(logging.Filter):
         return True
 
 
+class NoTracebackForRefusals(logging.Filter):
+    """Django logs every 4xx answer with the exception's traceback ("Not Found: ...",
+    "Forbidden: ..."): refusals are the portal working as meant, and a traceback on each drowned
+    the real errors. The line stays; 5xx keep their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if 400 <= getattr(record, "status_code", 0) < 500:
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def install() -> None:
     for name in PATH_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactSecretUrls) for f in logger.filters):
             logger.addFilter(RedactSecretUrls())
+    requests = logging.getLogger("django.request")
+    if not any(isinstance(f, NoTracebackForRefusals) for f in requests.filters):
+        requests.addFilter(NoTracebackForRefusals())

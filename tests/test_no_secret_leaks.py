@@ -511,3 +511,18 @@ def test_secret_url_tokens_are_redacted_in_request_logs(world: World, logs: Any)
     output = logs.getvalue()
     assert world.webhook_token not in output and page.token not in output
     assert "/hooks/simotel/[redacted]/" in output and "/status/s/[redacted]/" in output
+
+
+def test_refusals_log_one_line_without_a_traceback(world: World, logs: Any) -> None:
+    """A 404 or 403 is the portal working as meant: one line, no traceback (they drowned the real
+    errors), and printed once (Django's own console handler on "django" doubled every line)."""
+    assert logging.getLogger("django").handlers == []
+    Client().get("/api/icmp-monitors/no-such-monitor", HTTP_AUTHORIZATION="Bearer pp_x_y")
+    client = Client()
+    client.force_login(world.users["viewer"])
+    client.get(f"/monitors/{world.other_monitor.public_id}/")  # another organization's: 404
+    client.post(f"/monitors/{world.monitor_c1.public_id}/edit/", {"name": "x"})  # read-only: 403
+    output = logs.getvalue()
+    assert "Not Found: /monitors/" in output and "Unauthorized: /api/" in output
+    assert "Forbidden (Permission denied): /monitors/" in output
+    assert "Traceback" not in output
