@@ -175,6 +175,8 @@ def test_test_connection_against_the_simulator_is_shown_and_audited(world: World
     cred = Credential.objects.get(name="Sim Meraki")
     html = client.post(f"/credentials/{cred.pk}/test/", HTTP_HX_REQUEST="true").content.decode()
     assert "Connection works" in html and "API answered in" in html
+    # The page's "Recent tests" list comes along out of band: no reload to see the new test.
+    assert 'id="recent-tests" hx-swap-oob="true"' in html and "Not tested yet" not in html
     test = ConnectionTest.objects.get(credential=cred)
     assert test.ok and test.api_ms is not None
     assert AuditEvent.objects.filter(action="credential.test", details__ok=True).exists()

@@ -206,7 +206,12 @@ def _test_panel(request: HttpRequest, credential: Credential, test: ConnectionTe
         and test.webhook_received_at is None
         and timezone.now() - test.started_at < timedelta(seconds=15)
     )
-    context = {"credential": credential, "test": test, "waiting": waiting}
+    context = {
+        "credential": credential,
+        "test": test,
+        "waiting": waiting,
+        "tests": credential.tests.all()[:10],  # the page's "Recent tests", swapped in too
+    }
     if request.htmx:
         return render_page(request, "vendors/partials/test_result.html", context)
     messages.info(request, test.message if test.ok else f"Test failed: {test.message}")
