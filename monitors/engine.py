@@ -3,7 +3,7 @@
 Every echo request gets its own (identifier, sequence) pair from a per-engine space, so replies
 are matched exactly even with thousands of checks in flight; a reply that belongs to nobody (or
 to another process's socket, since raw sockets see every ICMP packet) is dropped. Sends are
-paced by a heap of due times and the socket is read with select(), in one thread.
+paced by a sorted list of due times and the socket is read with select(), in one thread.
 
 "No reply" (loss) and "could not send" (name that does not resolve, no permission, bad address)
 are different outcomes: the latter is an error with nothing sent, never 100 % loss.
@@ -12,13 +12,13 @@ are different outcomes: the latter is an error with nothing sent, never 100 % lo
 from __future__ import annotations
 
 import contextlib
-import heapq
 import os
 import random
 import select
 import socket
 import struct
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +47,7 @@ class Probe:
     not_before: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)  # slots: thousands are made per batch, and read in the hot loop
 class ProbeResult:
     key: Any
     address: str | None
@@ -207,6 +207,7 @@ class Engine:
         sends: list[tuple[float, int, int]] = []  # (send at, probe index, packet index)
         targets: list[tuple[_Family, tuple] | None] = []
         start, wall_start = time.monotonic(), time.time()
+        resolve, families = self.resolver.resolve, self._families
         for index, probe in enumerate(probes):
             result = ProbeResult(
                 key=probe.key, address=None, sent=0, received=0, rtts=[None] * probe.count
@@ -214,9 +215,9 @@ class Engine:
             results[probe.key] = result
             by_index.append(result)
             try:
-                address = self.resolver.resolve(probe.host)
+                address = resolve(probe.host)
                 family = socket.AF_INET6 if ":" in address else socket.AF_INET
-                fam = self._family(family)
+                fam = families.get(family) or self._family(family)
             except ResolutionError as exc:
                 result.error, result.rtts = str(exc), []
                 targets.append(None)
@@ -245,16 +246,18 @@ class Engine:
         # Pace sends so a big batch does not overflow socket buffers: the n-th send waits for
         # start + n / max_send_rate (applied in the loop, not by copying the list).
         slot = 1.0 / self.max_send_rate if self.max_send_rate else 0.0
-        payloads: dict[int, bytes] = {}
-        payload_sums: dict[int, int] = {}
+        payloads: dict[int, tuple[bytes, int]] = {}  # size -> (payload, its unfolded sum)
         # In flight, by (family << 32 | identifier << 16 | sequence): (probe, packet, sent at).
         pending: dict[int, tuple[int, int, float]] = {}
-        deadlines: list[tuple[float, int]] = []
+        # Deadlines per timeout value: sends go out in time order, so each queue stays sorted
+        # and expiring is a look at its head (cheaper than one heap for all).
+        deadlines: dict[float, deque[tuple[float, int]]] = {}
         position, total, retry_at = 0, len(sends), 0.0
-        monotonic, heappush = time.monotonic, heapq.heappush
+        monotonic, pack = time.monotonic, _HEADER.pack
+        wall_offset = wall_start - start  # monotonic -> time.time(), without a call per send
         while position < total or pending:
             now = monotonic()
-            # 1. send what is due (the hot loop: kept to plain locals)
+            # 1. send what is due (the hot loop: kept to plain locals and inlined arithmetic)
             budget = 2000 if now >= retry_at else 0
             while position < total and budget:
                 at, index, packet = sends[position]
@@ -269,11 +272,19 @@ class Engine:
                     self._identifier = self._identifier % 0xFFFF + 1
                 identifier = self._identifier if fam.kernel_id is None else fam.kernel_id
                 size = probe.payload_size
-                payload = payloads.get(size)
-                if payload is None:
-                    payload = payloads[size] = os.urandom(size)
-                    payload_sums[size] = _sum16(payload)
-                data = fam.packet(identifier, sequence, payload, payload_sums[size])
+                known = payloads.get(size)
+                if known is None:
+                    payload = os.urandom(size)
+                    known = payloads[size] = (payload, _sum16(payload))
+                payload, payload_sum = known
+                if fam.v6:  # the kernel fills in the ICMPv6 checksum
+                    data = pack(ICMP6_ECHO_REQUEST, 0, 0, identifier, sequence) + payload
+                else:  # _fold, inlined: the header's words plus the payload's sum
+                    total_sum = 0x800 + identifier + sequence + payload_sum
+                    total_sum = (total_sum >> 16) + (total_sum & 0xFFFF)
+                    total_sum += total_sum >> 16
+                    checksum = ~total_sum & 0xFFFF
+                    data = pack(ICMP_ECHO_REQUEST, 0, checksum, identifier, sequence) + payload
                 sent_at = monotonic()
                 try:
                     fam.sock.sendto(data, address)
@@ -289,18 +300,25 @@ class Engine:
                 result = by_index[index]
                 result.sent += 1
                 if result.first_sent_at is None:
-                    result.first_sent_at = time.time()
+                    result.first_sent_at = sent_at + wall_offset
                 key = fam.family << 32 | identifier << 16 | sequence
                 pending[key] = (index, packet, sent_at)
-                heappush(deadlines, (sent_at + probe.timeout, key))
+                queue = deadlines.get(probe.timeout)
+                if queue is None:
+                    queue = deadlines[probe.timeout] = deque()
+                queue.append((sent_at + probe.timeout, key))
             # 2. read every reply that is waiting
             self._receive(pending, by_index)
             # 3. forget the packets whose time is up (they stay None: lost)
             now = monotonic()
-            while deadlines and deadlines[0][0] <= now:
-                pending.pop(heapq.heappop(deadlines)[1], None)
+            earliest = None
+            for queue in deadlines.values():
+                while queue and queue[0][0] <= now:
+                    pending.pop(queue.popleft()[1], None)
+                if queue and (earliest is None or queue[0][0] < earliest):
+                    earliest = queue[0][0]
             # 4. sleep until the next send or deadline, or until a reply arrives
-            wakes = [deadlines[0][0]] if deadlines else []
+            wakes = [earliest] if earliest is not None else []
             if position < total:
                 wakes.append(max(sends[position][0], start + position * slot, retry_at))
             delay = min(wakes, default=now) - monotonic()
@@ -316,6 +334,8 @@ class Engine:
         monotonic = time.monotonic
         for fam in self._families.values():
             recv, parse, family = fam.sock.recv, fam.parse, fam.family << 32
+            # Raw IPv4 (the usual case, as root) is parsed here, inline; others by fam.parse.
+            raw_v4, unpack = fam.raw and not fam.v6, _HEADER.unpack_from
             while True:
                 try:
                     # Only the headers matter (≤ 60 bytes of IPv4 header, 8 of ICMP): a small
@@ -324,10 +344,19 @@ class Engine:
                 except (BlockingIOError, InterruptedError):
                     break
                 received_at = monotonic()
-                pair = parse(data)
-                if pair is None:
-                    continue
-                hit = pending.pop(family | pair[0] << 16 | pair[1], None)
+                if raw_v4:
+                    offset = (data[0] & 0x0F) * 4
+                    if len(data) < offset + 8:
+                        continue
+                    kind, _code, _sum, identifier, sequence = unpack(data, offset)
+                    if kind != ICMP_ECHO_REPLY:
+                        continue
+                else:
+                    pair = parse(data)
+                    if pair is None:
+                        continue
+                    identifier, sequence = pair
+                hit = pending.pop(family | identifier << 16 | sequence, None)
                 if hit is None:
                     continue  # late, duplicate, or someone else's
                 index, packet, sent_at = hit
