@@ -62,20 +62,13 @@ def load(name: str, raw_total: int, scratch: str) -> None:
         c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         c.execute(f"CREATE DATABASE {name}")
     use_database(name, scratch)
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from bench.monitor_history import load_one
-    from monitors.models import Location, Monitor
-    from portal.models import Customer, Membership, Organization, Role, User
+    from bench.monitor_history import load_one, migrate_and_make_tenant
+    from monitors.models import Monitor
 
-    call_command("migrate", verbosity=0)
-    org = Organization.objects.create(name="Bench", slug="bench")
-    customer = Customer.objects.create(organization=org, name="Bench customer")
-    user = User.objects.create_user("bench", "b@example.test", "bench-password")
-    Membership.objects.create(user=user, organization=org, role=Role.READONLY)
-    location = Location.default()
+    customer, _user, location = migrate_and_make_tenant()
     now = timezone.now().replace(second=0, microsecond=0)
     started = time.monotonic()
     loaded, index = 0, 0

@@ -49,12 +49,12 @@ def setup_django(scratch: Path) -> None:
     django.setup()
 
 
-def load(background: int) -> dict:
+def migrate_and_make_tenant() -> tuple:
+    """Migrate, then the organization, customer, read-only user and location every history
+    benchmark uses: (customer, user, location)."""
     from django.core.management import call_command
-    from django.db import connection
-    from django.utils import timezone
 
-    from monitors.models import Location, Monitor
+    from monitors.models import Location
     from portal.models import Customer, Membership, Organization, Role, User
 
     call_command("migrate", verbosity=0)
@@ -62,7 +62,16 @@ def load(background: int) -> dict:
     customer = Customer.objects.create(organization=org, name="Bench customer")
     user = User.objects.create_user("bench", "b@example.test", "bench-password")
     Membership.objects.create(user=user, organization=org, role=Role.READONLY)
-    location = Location.default()
+    return customer, user, Location.default()
+
+
+def load(background: int) -> dict:
+    from django.db import connection
+    from django.utils import timezone
+
+    from monitors.models import Monitor
+
+    customer, user, location = migrate_and_make_tenant()
 
     def monitor(name: str) -> Monitor:
         return Monitor.objects.create(
