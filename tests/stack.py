@@ -130,29 +130,26 @@ class Stack:
 
     # -- running code of the portal --
 
+    def _python(self, *args: str, timeout: float) -> str:
+        """Run `python <args>` against this stack's database; its stdout, or a failed test."""
+        done = subprocess.run(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stderr[-3000:]}"
+        return done.stdout
+
     def seed(self, command: str, **spec: Any) -> Any:
         """`python -m tests.stack_seed <command> <spec>` against this stack's database."""
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.stack_seed", command, json.dumps(spec)],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, f"seed {command} failed:\n{done.stderr[-3000:]}"
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        out = self._python("-m", "tests.stack_seed", command, json.dumps(spec), timeout=120)
+        return json.loads(out.strip().splitlines()[-1])
 
     def manage(self, *args: str) -> None:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert done.returncode == 0, f"manage.py {args} failed:\n{done.stderr[-3000:]}"
+        self._python("manage.py", *args, timeout=180)
 
     def start(self, name: str, *args: str) -> Proc:
         """`manage.py <args>` (or gunicorn when args start with "gunicorn")."""
