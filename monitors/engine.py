@@ -11,14 +11,15 @@ are different outcomes: the latter is an error with nothing sent, never 100 % lo
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import gc
 import os
 import random
 import select
 import socket
 import struct
 import time
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,9 @@ ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
 ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129
 _HEADER = struct.Struct("!BBHHH")
 RECV_BYTES = 128
+# Sends between two reads of the socket: loopback answers within the send itself, so the replies
+# of a whole batch would otherwise pile up in the receive buffer.
+SEND_CHUNK = 256
 
 
 @dataclass
@@ -162,6 +166,65 @@ class _Family:
         self.sock.close()
 
 
+class _Plan:
+    """A batch's echoes as parallel lists (one entry per echo, in send order): cheaper to
+    build and to read in the hot loops than an object per echo."""
+
+    __slots__ = (
+        "addresses",
+        "datas",
+        "due",
+        "echo",
+        "keyed",
+        "keys",
+        "owner",
+        "results",
+        "sendtos",
+        "timeout",
+    )
+
+    def __init__(self) -> None:
+        self.results: list[ProbeResult] = []  # by probe index
+        self.keyed: dict[Any, ProbeResult] = {}  # by probe key
+        self.due: list[float] = []  # monotonic time the echo may go
+        self.owner: list[int] = []  # probe index
+        self.echo: list[int] = []  # which of its probe's echoes
+        self.timeout: list[float] = []
+        self.datas: list[bytes] = []
+        self.keys: list[int] = []  # family << 32 | identifier << 16 | sequence of its reply
+        self.sendtos: list = []  # its socket's sendto
+        self.addresses: list[tuple] = []
+
+    def sort(self) -> None:
+        """Put the echoes in due order (stable: a probe's echoes keep theirs)."""
+        order = sorted(range(len(self.due)), key=self.due.__getitem__)
+        for name in ("due", "owner", "echo", "timeout", "datas", "keys", "sendtos", "addresses"):
+            column = getattr(self, name)
+            setattr(self, name, [column[i] for i in order])
+
+    def settle(
+        self, sent_at: list[float], got_at: list[float], wall_offset: float
+    ) -> dict[Any, ProbeResult]:
+        """Add up sends and replies into the results, in send order (so the first echo sent
+        gives first_sent_at, as time.time())."""
+        results, owner, echo = self.results, self.owner, self.echo
+        for p, sent in enumerate(sent_at):
+            if not sent:
+                continue
+            result = results[owner[p]]
+            result.sent += 1
+            if result.first_sent_at is None:
+                result.first_sent_at = sent + wall_offset
+            got = got_at[p]
+            if got:
+                result.rtts[echo[p]] = round((got - sent) * 1000, 3)
+                result.received += 1
+        for result in results:
+            if result.error and result.sent == 0:
+                result.rtts = []
+        return self.keyed
+
+
 def privileged() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -182,6 +245,7 @@ class Engine:
         self._families: dict[int, _Family] = {}
         self._identifier = random.randrange(1, 0xFFFF)  # noqa: S311 (not security-sensitive)
         self._sequence = 0
+        self._payloads: dict[int, tuple[bytes, int]] = {}
 
     def _family(self, family: int) -> _Family:
         if family not in self._families:
@@ -193,149 +257,197 @@ class Engine:
             fam.close()
         self._families.clear()
 
-    def _next_pair(self) -> tuple[int, int]:
-        self._sequence += 1
-        if self._sequence > 0xFFFF:
-            self._sequence = 1
-            self._identifier = self._identifier % 0xFFFF + 1
-        return self._identifier, self._sequence
-
     def run(self, probes: Iterable[Probe]) -> dict[Any, ProbeResult]:
-        probes = list(probes)
-        results: dict[Any, ProbeResult] = {}
-        by_index: list[ProbeResult] = []
-        sends: list[tuple[float, int, int]] = []  # (send at, probe index, packet index)
-        targets: list[tuple[_Family, tuple] | None] = []
+        """Send every probe's echoes (at their times, paced) and wait for the replies.
+
+        The work is split so that almost nothing happens per echo while echoes are in flight:
+        a plan builds every packet and its reply key up front (parallel lists, not objects);
+        the send loop only stamps and sends; a reply costs a dict pop and a store; the results
+        are added up once at the end. Per-echo Python, not the kernel, bounded the old loop.
+        The garbage collector is paused meanwhile: a batch allocates thousands of acyclic
+        objects, which would otherwise set off full collections of the worker's whole heap.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run(list(probes))
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self, probes: list[Probe]) -> dict[Any, ProbeResult]:
         start, wall_start = time.monotonic(), time.time()
-        resolve, families = self.resolver.resolve, self._families
+        plan = self._plan(probes, start, wall_start)
+        due, timeout_of, keys = plan.due, plan.timeout, plan.keys
+        datas, sendtos, addresses = plan.datas, plan.sendtos, plan.addresses
+        total = len(due)
+        sent_at = [0.0] * total  # monotonic send time; 0.0: not sent (yet, or it failed)
+        got_at = [0.0] * total  # monotonic time its reply was read; 0.0: none (yet)
+        pending: dict[int, int] = {}  # reply key -> position, for the echoes in flight
+        # Expiry: per timeout value, the positions in send order and a cursor over them. A
+        # position is settled when its reply came or its deadline passed; `outstanding` counts
+        # the sent, unsettled ones, so the batch ends as soon as the last one settles.
+        groups: dict[float, list] = {}
+        if total and min(timeout_of) == max(timeout_of):
+            groups[timeout_of[0]] = [range(total), 0]
+        else:
+            for position, timeout in enumerate(timeout_of):
+                group = groups.get(timeout)
+                if group is None:
+                    group = groups[timeout] = [[], 0]
+                group[0].append(position)
+        # Pace sends so a big batch does not overflow socket buffers: the n-th send waits for
+        # start + n / max_send_rate.
+        slot = 1.0 / self.max_send_rate if self.max_send_rate else 0.0
+        position = outstanding = 0
+        retry_at = 0.0
+        monotonic = time.monotonic
+        sockets = [f.sock for f in self._families.values()]
+        while position < total or outstanding:
+            now = monotonic()
+            # 1. send what is due, at most SEND_CHUNK before reading replies again
+            if position < total and now >= retry_at:
+                limit = min(total, position + SEND_CHUNK)
+                if slot:
+                    limit = min(limit, int((now - start) / slot) + 1)
+                end = bisect.bisect_right(due, now, position, max(position, limit))
+                p = position
+                try:
+                    while p < end:  # the hot loop: a stamp and a send
+                        sent_at[p] = monotonic()
+                        sendtos[p](datas[p], addresses[p])
+                        p += 1
+                except BlockingIOError:
+                    sent_at[p] = 0.0
+                    retry_at = monotonic() + 0.001  # a full send buffer: a moment later
+                except OSError as exc:
+                    sent_at[p] = 0.0
+                    plan.results[
+                        plan.owner[p]
+                    ].error = f"Could not send to {addresses[p][0]}: {exc.strerror or exc}"
+                    outstanding -= 1  # counted below with the others, but never in flight
+                    p += 1
+                pending.update(zip(keys[position:p], range(position, p), strict=True))
+                outstanding += p - position
+                position = p
+            # 2. read every reply that is waiting
+            if pending:
+                outstanding -= self._receive(pending, sent_at, got_at, timeout_of)
+            # 3. settle the echoes whose time is up (their replies stay missing: lost)
+            now = monotonic()
+            earliest = None
+            for timeout, group in groups.items():
+                members, cursor = group
+                count = len(members)
+                while cursor < count:
+                    p = members[cursor]
+                    if p >= position:
+                        break  # not sent yet
+                    if not got_at[p] and sent_at[p]:
+                        deadline = sent_at[p] + timeout
+                        if deadline >= now:
+                            if earliest is None or deadline < earliest:
+                                earliest = deadline
+                            break
+                        outstanding -= 1
+                    cursor += 1
+                group[1] = cursor
+            # 4. sleep until the next send or deadline, or until a reply arrives
+            wake = earliest
+            if position < total:
+                at = max(due[position], start + position * slot, retry_at)
+                wake = at if wake is None else min(wake, at)
+            delay = (wake if wake is not None else now) - monotonic()
+            if sockets and delay > 0:
+                select.select(sockets, [], [], min(delay, 0.005))
+        return plan.settle(sent_at, got_at, wall_start - start)
+
+    def _plan(self, probes: list[Probe], start: float, wall_start: float) -> _Plan:
+        """Results for every probe and every echo's send: due time, packet, reply key. A probe
+        that cannot be sent to gets its error and no sends. One pass, in probe order; sorted
+        by due time only when some echo is due later than the others."""
+        plan = _Plan()
+        results, keyed = plan.results, plan.keyed
+        due, owner, echo, timeout_of = plan.due, plan.owner, plan.echo, plan.timeout
+        datas, keys, sendtos, addresses = plan.datas, plan.keys, plan.sendtos, plan.addresses
+        resolve, families, payloads = self.resolver.resolve, self._families, self._payloads
+        pack = _HEADER.pack
+        identifier, sequence = self._identifier, self._sequence
+        in_order = True
         for index, probe in enumerate(probes):
+            count = probe.count
             result = ProbeResult(
-                key=probe.key, address=None, sent=0, received=0, rtts=[None] * probe.count
+                key=probe.key, address=None, sent=0, received=0, rtts=[None] * count
             )
-            results[probe.key] = result
-            by_index.append(result)
+            keyed[probe.key] = result
+            results.append(result)
             try:
                 address = resolve(probe.host)
                 family = socket.AF_INET6 if ":" in address else socket.AF_INET
                 fam = families.get(family) or self._family(family)
             except ResolutionError as exc:
                 result.error, result.rtts = str(exc), []
-                targets.append(None)
                 continue
             except PermissionError:
-                result.error, result.rtts = (
-                    (
-                        "No permission to open an ICMP socket: run as root, "
-                        "grant CAP_NET_RAW or set "
-                        "net.ipv4.ping_group_range"
-                    ),
-                    [],
+                result.error = (
+                    "No permission to open an ICMP socket: run as root, grant CAP_NET_RAW "
+                    "or set net.ipv4.ping_group_range"
                 )
-                targets.append(None)
+                result.rtts = []
                 continue
             result.address = address
-            targets.append((fam, (address, 0)))
+            target, sendto, v6 = (address, 0), fam.sock.sendto, fam.v6
+            size, timeout, kernel_id = probe.payload_size, probe.timeout, fam.kernel_id
+            known = payloads.get(size)
+            if known is None:
+                payload = os.urandom(size)
+                known = payloads[size] = (payload, _sum16(payload))
+            payload, payload_sum = known
             first = start
             if probe.not_before > wall_start:
                 first = start + (probe.not_before - wall_start)
-            if probe.count == 1:  # the usual monitor check: no generator per probe
-                sends.append((first, index, 0))
-            else:
-                sends.extend((first + k * probe.interval, index, k) for k in range(probe.count))
-        sends.sort()
-        # Pace sends so a big batch does not overflow socket buffers: the n-th send waits for
-        # start + n / max_send_rate (applied in the loop, not by copying the list).
-        slot = 1.0 / self.max_send_rate if self.max_send_rate else 0.0
-        payloads: dict[int, tuple[bytes, int]] = {}  # size -> (payload, its unfolded sum)
-        # In flight, by (family << 32 | identifier << 16 | sequence): (probe, packet, sent at).
-        pending: dict[int, tuple[int, int, float]] = {}
-        # Deadlines per timeout value: sends go out in time order, so each queue stays sorted
-        # and expiring is a look at its head (cheaper than one heap for all).
-        deadlines: dict[float, deque[tuple[float, int]]] = {}
-        position, total, retry_at = 0, len(sends), 0.0
-        monotonic, pack = time.monotonic, _HEADER.pack
-        wall_offset = wall_start - start  # monotonic -> time.time(), without a call per send
-        while position < total or pending:
-            now = monotonic()
-            # 1. send what is due (the hot loop: kept to plain locals and inlined arithmetic)
-            budget = 2000 if now >= retry_at else 0
-            while position < total and budget:
-                at, index, packet = sends[position]
-                if at > now or start + position * slot > now:
-                    break
-                fam, address = targets[index]
-                probe = probes[index]
-                # The next (identifier, sequence): _next_pair, inlined in this hot loop.
-                sequence = self._sequence = self._sequence + 1
+                in_order = False
+            if count > 1:
+                in_order = False
+            for k in range(count):
+                # The next (identifier, sequence) of this engine's space: replies match exactly.
+                sequence += 1
                 if sequence > 0xFFFF:
-                    sequence = self._sequence = 1
-                    self._identifier = self._identifier % 0xFFFF + 1
-                identifier = self._identifier if fam.kernel_id is None else fam.kernel_id
-                size = probe.payload_size
-                known = payloads.get(size)
-                if known is None:
-                    payload = os.urandom(size)
-                    known = payloads[size] = (payload, _sum16(payload))
-                payload, payload_sum = known
-                if fam.v6:  # the kernel fills in the ICMPv6 checksum
-                    data = pack(ICMP6_ECHO_REQUEST, 0, 0, identifier, sequence) + payload
+                    sequence = 1
+                    identifier = identifier % 0xFFFF + 1
+                ident = identifier if kernel_id is None else kernel_id
+                if v6:  # the kernel fills in the ICMPv6 checksum
+                    datas.append(pack(ICMP6_ECHO_REQUEST, 0, 0, ident, sequence) + payload)
                 else:  # _fold, inlined: the header's words plus the payload's sum
-                    total_sum = 0x800 + identifier + sequence + payload_sum
-                    total_sum = (total_sum >> 16) + (total_sum & 0xFFFF)
-                    total_sum += total_sum >> 16
-                    checksum = ~total_sum & 0xFFFF
-                    data = pack(ICMP_ECHO_REQUEST, 0, checksum, identifier, sequence) + payload
-                sent_at = monotonic()
-                try:
-                    fam.sock.sendto(data, address)
-                except BlockingIOError:
-                    retry_at = sent_at + 0.001  # a full send buffer: a moment later
-                    break
-                except OSError as exc:
-                    by_index[index].error = f"Could not send to {address[0]}: {exc.strerror or exc}"
-                    position += 1
-                    continue
-                position += 1
-                budget -= 1
-                result = by_index[index]
-                result.sent += 1
-                if result.first_sent_at is None:
-                    result.first_sent_at = sent_at + wall_offset
-                key = fam.family << 32 | identifier << 16 | sequence
-                pending[key] = (index, packet, sent_at)
-                queue = deadlines.get(probe.timeout)
-                if queue is None:
-                    queue = deadlines[probe.timeout] = deque()
-                queue.append((sent_at + probe.timeout, key))
-            # 2. read every reply that is waiting
-            self._receive(pending, by_index)
-            # 3. forget the packets whose time is up (they stay None: lost)
-            now = monotonic()
-            earliest = None
-            for queue in deadlines.values():
-                while queue and queue[0][0] <= now:
-                    pending.pop(queue.popleft()[1], None)
-                if queue and (earliest is None or queue[0][0] < earliest):
-                    earliest = queue[0][0]
-            # 4. sleep until the next send or deadline, or until a reply arrives
-            wakes = [earliest] if earliest is not None else []
-            if position < total:
-                wakes.append(max(sends[position][0], start + position * slot, retry_at))
-            delay = min(wakes, default=now) - monotonic()
-            sockets = [f.sock for f in self._families.values()]
-            if sockets and delay > 0:
-                select.select(sockets, [], [], min(delay, 0.005))
-        for result in results.values():
-            if result.error and result.sent == 0:
-                result.rtts = []
-        return results
+                    checksum = 0x800 + ident + sequence + payload_sum
+                    checksum = (checksum >> 16) + (checksum & 0xFFFF)
+                    checksum = ~(checksum + (checksum >> 16)) & 0xFFFF
+                    datas.append(pack(ICMP_ECHO_REQUEST, 0, checksum, ident, sequence) + payload)
+                keys.append(family << 32 | ident << 16 | sequence)
+                due.append(first + k * probe.interval)
+                owner.append(index)
+                echo.append(k)
+                timeout_of.append(timeout)
+                sendtos.append(sendto)
+                addresses.append(target)
+        self._identifier, self._sequence = identifier, sequence
+        if not in_order:
+            plan.sort()
+        return plan
 
-    def _receive(self, pending: dict, by_index: list[ProbeResult]) -> None:
-        monotonic = time.monotonic
+    def _receive(
+        self,
+        pending: dict[int, int],
+        sent_at: list[float],
+        got_at: list[float],
+        timeout_of: list[float],
+    ) -> int:
+        """Read every waiting reply; stamp the ones in time. Returns how many it stamped."""
+        monotonic, unpack, stamped = time.monotonic, _HEADER.unpack_from, 0
         for fam in self._families.values():
             recv, parse, family = fam.sock.recv, fam.parse, fam.family << 32
             # Raw IPv4 (the usual case, as root) is parsed here, inline; others by fam.parse.
-            raw_v4, unpack = fam.raw and not fam.v6, _HEADER.unpack_from
+            raw_v4 = fam.raw and not fam.v6
             while True:
                 try:
                     # Only the headers matter (≤ 60 bytes of IPv4 header, 8 of ICMP): a small
@@ -356,11 +468,11 @@ class Engine:
                     if pair is None:
                         continue
                     identifier, sequence = pair
-                hit = pending.pop(family | identifier << 16 | sequence, None)
-                if hit is None:
+                p = pending.pop(family | identifier << 16 | sequence, None)
+                if p is None:
                     continue  # late, duplicate, or someone else's
-                index, packet, sent_at = hit
-                result = by_index[index]
-                if result.rtts[packet] is None:
-                    result.rtts[packet] = round((received_at - sent_at) * 1000, 3)
-                    result.received += 1
+                # Read after its deadline: lost, as if it never came (the expiry counts it).
+                if received_at - sent_at[p] <= timeout_of[p]:
+                    got_at[p] = received_at
+                    stamped += 1
+        return stamped

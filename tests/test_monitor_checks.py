@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import threading
 from datetime import timedelta
 
@@ -314,6 +316,77 @@ def test_engine_matches_many_checks_on_one_socket_each_family():
     assert len(engine._families) == 2  # one socket for IPv4, one for IPv6
 
 
+class _FlakySocket:
+    """A real ICMP socket whose sendto refuses one address (OSError) and reports a full send
+    buffer (BlockingIOError) for its first `busy` sends: the engine's two send failures."""
+
+    def __init__(self, sock, refuse: str, busy: int) -> None:
+        self._sock, self.refuse, self.busy, self.refused = sock, refuse, busy, 0
+
+    def sendto(self, data: bytes, address: tuple) -> int:
+        if self.busy:
+            self.busy -= 1
+            raise BlockingIOError
+        if address[0] == self.refuse:
+            self.refused += 1
+            raise OSError(errno.EHOSTUNREACH, "No route to host")
+        return self._sock.sendto(data, address)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+def test_a_refused_send_is_that_probes_error_and_a_full_buffer_only_a_delay():
+    engine = Engine()
+    engine.run([Probe(key="warm", host="127.0.0.1", count=1)])  # opens the IPv4 socket
+    family = engine._families[socket.AF_INET]
+    flaky = family.sock = _FlakySocket(family.sock, refuse="127.0.9.9", busy=3)
+    probes = [Probe(key=i, host=f"127.0.8.{i + 1}", count=2, interval=0.01) for i in range(20)]
+    results = engine.run([*probes, Probe(key="refused", host="127.0.9.9", count=2)])
+    refused = results.pop("refused")
+    assert flaky.busy == 0 and flaky.refused == 2
+    assert refused.sent == 0 and refused.rtts == [] and refused.loss_percent is None
+    assert refused.error == "Could not send to 127.0.9.9: No route to host"
+    assert all((r.sent, r.received, r.error) == (2, 2, "") for r in results.values())
+
+
+def test_a_reply_read_after_its_timeout_is_lost():
+    """Loopback answers within the send itself, but the reply is read after it: with a timeout
+    shorter than any send takes, every reply is past its deadline when read."""
+    probes = [
+        Probe(key=i, host="127.0.0.1", count=2, interval=0.01, timeout=1e-7) for i in range(3)
+    ]
+    results = Engine().run(probes)
+    assert all((r.sent, r.received, r.rtts) == (2, 0, [None, None]) for r in results.values())
+    assert {r.loss_percent for r in results.values()} == {100.0}
+
+
+def test_echoes_due_later_wait_for_their_time_and_results_keep_each_echo_in_its_place():
+    import time
+
+    now = time.time()
+    probes = [
+        Probe(key="later", host="127.0.0.2", count=1, not_before=now + 0.3),
+        Probe(key="now", host="127.0.0.3", count=3, interval=0.05),
+    ]
+    results = Engine().run(probes)
+    later, first = results["later"], results["now"]
+    assert first.first_sent_at < later.first_sent_at
+    assert later.first_sent_at >= now + 0.3 - 0.005
+    assert (later.received, first.received) == (1, 3)
+    assert all(rtt is not None and rtt < 1000 for rtt in first.rtts)
+
+
+def test_echo_identifiers_roll_over_when_the_sequence_space_is_used_up():
+    engine = Engine()
+    engine._sequence = 0xFFFE
+    identifier = engine._identifier
+    results = engine.run([Probe(key=i, host=f"127.0.0.{i + 1}", count=1) for i in range(4)])
+    assert sum(r.received for r in results.values()) == 4
+    # 0xFFFF, then 1, 2, 3 under the next identifier
+    assert (engine._identifier, engine._sequence) == (identifier % 0xFFFF + 1, 3)
+
+
 def test_a_name_that_does_not_resolve_is_an_error_not_loss(world: World, monkeypatch):
     import socket
 
@@ -338,6 +411,24 @@ def test_every_second_echo_dropped_is_fifty_percent_loss_and_degraded(world: Wor
     assert result.sent == 10 and result.received == 5
     assert result.loss_percent == 50.0 and result.status == Health.DEGRADED
     assert [r is None for r in result.rtts] == [False, True] * 5
+
+
+@pytest.mark.skipif(NETNS_SKIP is not None, reason=f"network namespace test: {NETNS_SKIP}")
+def test_a_lost_echo_ends_the_batch_at_its_own_deadline_not_at_the_longest_timeout():
+    import time
+
+    with netns.namespace() as link:
+        started = time.monotonic()
+        results = Engine().run(
+            [
+                Probe(key="lost", host=link.silent_address, count=1, timeout=0.3),
+                Probe(key="answered", host="127.0.0.1", count=1, timeout=30),
+            ]
+        )
+        took = time.monotonic() - started
+    assert (results["lost"].sent, results["lost"].received) == (1, 0)
+    assert results["answered"].received == 1
+    assert took < 5  # waiting out the answered echo's 30 s timeout would be the bug
 
 
 @pytest.mark.skipif(NETNS_SKIP is not None, reason=f"network namespace test: {NETNS_SKIP}")
