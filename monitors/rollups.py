@@ -1,10 +1,12 @@
 """Per-minute, per-hour and per-day sums of each monitor's checks, kept current as results
 arrive: a batch of results is folded into its rollup rows inside the batch's transaction.
 
-Concurrent batches (two locations checking one monitor) are safe on every database: missing
-rows are first inserted empty (conflicts ignored, in one sorted order), then every row is
-locked (FOR UPDATE on PostgreSQL, ordered by period and id; SQLite's IMMEDIATE transaction
-serializes anyway), merged and written back."""
+Concurrent batches (two locations checking one monitor) are safe on every database: rows that
+do not exist yet are inserted with their values (conflicts ignored, in one sorted order; one
+that clashed with a concurrent insert is merged like the others), then every other row is
+locked (FOR UPDATE on PostgreSQL, ordered by id; SQLite's IMMEDIATE transaction serializes
+anyway), merged and written back. Inserts come before locks in every batch, so two batches
+never wait on each other in a cycle."""
 
 from __future__ import annotations
 
@@ -74,8 +76,7 @@ class Delta:
             row.rtt_max = self.rtt_max if row.rtt_max is None else max(row.rtt_max, self.rtt_max)
             row.rtt_sum += self.rtt_sum
             row.histogram = sketch.merge(dict(row.histogram or {}), self.histogram)
-            row.rtt_p50 = sketch.quantile(row.histogram, 0.5)
-            row.rtt_p90 = sketch.quantile(row.histogram, 0.9)
+            row.rtt_p50, row.rtt_p90 = sketch.quantiles(row.histogram, (0.5, 0.9))
         for kind, seconds in self.seconds.items():
             name = f"{kind}_seconds"
             setattr(row, name, getattr(row, name) + seconds)
@@ -110,6 +111,8 @@ def deltas_for(results: Iterable[CheckResult], monitors: dict[int, Monitor]) -> 
 
 
 KEY_FIELDS = ["monitor_id", "period", "start"]
+ALL_FIELDS = KEY_FIELDS + UPDATED_FIELDS
+_UPDATED = [Rollup._meta.get_field(name) for name in UPDATED_FIELDS]
 
 
 def absorb(results: Iterable[CheckResult], monitors: dict[int, Monitor]) -> int:
@@ -118,10 +121,8 @@ def absorb(results: Iterable[CheckResult], monitors: dict[int, Monitor]) -> int:
     if not deltas:
         return 0
     keys = sorted(deltas)
-    fields = [Rollup._meta.get_field(name) for name in UPDATED_FIELDS]
     with transaction.atomic():
-        # Only the rows that do not exist yet (usually the new minute's) are inserted; a plain
-        # read first, no locks, so the lock order below is unchanged.
+        # A plain read first, no locks: which rows do not exist yet (usually the new minute's).
         existing = set(
             Rollup.objects.filter(
                 period__in={p for _, p, _ in keys},
@@ -129,44 +130,56 @@ def absorb(results: Iterable[CheckResult], monitors: dict[int, Monitor]) -> int:
                 start__in={s for _, _, s in keys},
             ).values_list("monitor_id", "period", "start")
         )
-        insert_rows(
+        # Those go in with their values at once, in key order (so concurrent batches queue on
+        # the same row in the same order). A monitor checked once a minute gets a new minute
+        # row every check: it is written once, never read back and merged.
+        fresh = [key for key in keys if key not in existing]
+        went_in = insert_rows(
             Rollup,
-            KEY_FIELDS + UPDATED_FIELDS,
-            [(*key, *(f.get_default() for f in fields)) for key in keys if key not in existing],
+            ALL_FIELDS,
+            [(*key, *new_row(deltas[key])) for key in fresh],
             ignore_conflicts=True,
+            unique_fields=KEY_FIELDS,
+            report_inserted=True,
         )
-        # Read as plain values (model instances cost more than the merge), locked, merged.
+        done = {fresh[i] for i in went_in or []}
+        # The rest (rows there already, or inserted by a concurrent batch a moment ago) are
+        # read as plain values (model instances cost more than the merge) and locked, in one
+        # query ordered by id, merged and written back.
+        rest = [key for key in keys if key not in done]
         rows = []
-        for period in Period.values:
-            wanted = {(m, s) for m, p, s in keys if p == period}
+        if rest:
+            wanted = set(rest)
             candidates = (
                 Rollup.objects.select_for_update()
                 .filter(
-                    period=period,
-                    monitor_id__in={m for m, _ in wanted},
-                    start__in={s for _, s in wanted},
+                    period__in={p for _, p, _ in rest},
+                    monitor_id__in={m for m, _, _ in rest},
+                    start__in={s for _, _, s in rest},
                 )
                 .order_by("pk")
-                .values_list("monitor_id", "start", *UPDATED_FIELDS)
+                .values_list(*KEY_FIELDS, *UPDATED_FIELDS)
             )
-            for monitor_id, start, *values in candidates:
-                if (monitor_id, start) in wanted:
+            for monitor_id, period, start, *values in candidates:
+                key = (monitor_id, period, start)
+                if key in wanted:
                     row = SimpleNamespace(**dict(zip(UPDATED_FIELDS, values, strict=True)))
-                    deltas[(monitor_id, period, start)].apply(row)
-                    rows.append(
-                        (monitor_id, period, start, *(getattr(row, n) for n in UPDATED_FIELDS))
-                    )
+                    deltas[key].apply(row)
+                    rows.append((*key, *(getattr(row, n) for n in UPDATED_FIELDS)))
         # Written back by key with INSERT ... ON CONFLICT DO UPDATE: the rows are locked, so
         # writing the merged values over them is safe, and far cheaper than bulk_update's
         # CASE WHENs.
         insert_rows(
-            Rollup,
-            KEY_FIELDS + UPDATED_FIELDS,
-            rows,
-            unique_fields=KEY_FIELDS,
-            update_fields=UPDATED_FIELDS,
+            Rollup, ALL_FIELDS, rows, unique_fields=KEY_FIELDS, update_fields=UPDATED_FIELDS
         )
-    return len(rows)
+    return len(done) + len(rows)
+
+
+def new_row(delta: Delta) -> list:
+    """The values of a rollup row that holds only `delta`."""
+    row = SimpleNamespace(**{f.name: f.get_default() for f in _UPDATED})
+    delta.apply(row)
+    return [getattr(row, name) for name in UPDATED_FIELDS]
 
 
 def rebuild(monitor: Monitor, start: datetime, end: datetime) -> int:

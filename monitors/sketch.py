@@ -5,7 +5,7 @@ and day rollups are exact merges of minutes rather than averages of averages."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 RELATIVE_ACCURACY = 0.01
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
@@ -40,15 +40,25 @@ def merge(into: dict[str, int], other: Mapping[str, int]) -> dict[str, int]:
 
 def quantile(histogram: Mapping[str, int], q: float) -> float | None:
     """The nearest-rank q-quantile (0 < q <= 1), within RELATIVE_ACCURACY."""
+    return quantiles(histogram, (q,))[0]
+
+
+def quantiles(histogram: Mapping[str, int], qs: Sequence[float]) -> list[float | None]:
+    """Several nearest-rank quantiles (ascending `qs`) in one pass over the sorted buckets:
+    what a rollup stores for every row it writes, so worth one sort instead of one per q."""
     total = sum(histogram.values())
     if not total:
-        return None
-    rank = max(1, math.ceil(q * total))
+        return [None] * len(qs)
+    ranks = [max(1, math.ceil(q * total)) for q in qs]
+    found: list[float | None] = []
     seen = 0
-    for index in sorted(int(k) for k in histogram):
-        seen += histogram[str(index)]
-        if seen >= rank:
-            return bucket_value(index)
+    # Keys are strings (JSON); parsed once each, sorted with their counts.
+    for index, count in sorted([(int(k), v) for k, v in histogram.items()]):
+        seen += count
+        while seen >= ranks[len(found)]:
+            found.append(bucket_value(index))
+            if len(found) == len(ranks):
+                return found
     raise AssertionError("unreachable: the ranks add up to the total")
 
 

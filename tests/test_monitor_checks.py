@@ -480,6 +480,78 @@ def test_a_batch_writes_monitor_state_by_id_and_never_brings_back_a_deleted_moni
     assert not Monitor.objects.filter(pk=gone.pk).exists()
 
 
+def test_update_fields_writes_every_kind_of_column_row_by_row(world: World):
+    """One statement for all rows on PostgreSQL (arrays joined by unnest): each row must get
+    its own values, whatever the column's type, nulls and quotes included."""
+    from portal.bulkwrite import update_fields
+
+    rows = [monitor(world, host=f"127.0.3.{i}") for i in range(1, 4)]
+    values = [
+        ("it's down", None, {"packetSize": 64, "count": 5}, 3, NOW, None),
+        ("", 2.5, {}, 0, None, ["DE", "FR"]),
+        ("x" * 300, 0.0, {"nested": {"a": [1, None]}}, 7, NOW + timedelta(days=1), []),
+    ]
+    names = [
+        "last_error",
+        "last_rtt_ms",
+        "config",
+        "failures_in_a_row",
+        "last_checked_at",
+        "allowed_check_country_codes",
+    ]
+    for row, row_values in zip(rows, values, strict=True):
+        for name, value in zip(names, row_values, strict=True):
+            setattr(row, name, value)
+    update_fields(rows, names)
+    for row, row_values in zip(rows, values, strict=True):
+        row.refresh_from_db()
+        assert tuple(getattr(row, name) for name in names) == row_values
+
+
+def test_insert_rows_reports_which_rows_went_in_and_which_clashed(world: World):
+    """Rollups insert new rows with their values and merge the ones that clashed (a concurrent
+    batch inserted them first): the positions reported must be exactly the rows inserted."""
+    from django.db import transaction
+
+    from monitors.models import Rollup
+    from portal.bulkwrite import insert_rows
+
+    m = monitor(world)
+    key = ["monitor_id", "period", "start"]
+    fields = [*key, "checks", "sent", "received", "errors", "rtt_sum", "histogram"]
+    fields += ["up_seconds", "degraded_seconds", "down_seconds", "maintenance_seconds"]
+
+    def row(start, checks):
+        return (m.pk, 60, start, checks, 1, 1, 0, 0.5, {"3": 1}, 60.0, 0.0, 0.0, 0.0)
+
+    starts = [NOW + timedelta(minutes=i) for i in range(5)]
+    with transaction.atomic():
+        insert_rows(Rollup, fields, [row(starts[1], 7), row(starts[3], 7)])
+        went_in = insert_rows(
+            Rollup,
+            fields,
+            [row(start, 1) for start in starts],
+            ignore_conflicts=True,
+            unique_fields=key,
+            report_inserted=True,
+        )
+        # A second call in the same transaction reports its own rows only.
+        again = insert_rows(
+            Rollup,
+            fields,
+            [row(NOW - timedelta(minutes=1), 1), row(starts[0], 1)],
+            ignore_conflicts=True,
+            unique_fields=key,
+            report_inserted=True,
+        )
+    assert went_in == [0, 2, 4] and again == [0]
+    stored = dict(Rollup.objects.filter(monitor=m).values_list("start", "checks"))
+    assert stored == {
+        NOW - timedelta(minutes=1): 1,
+        **{s: 7 if i in (1, 3) else 1 for i, s in enumerate(starts)},
+    }
+
+
 def test_insert_rows_writes_plain_values_and_handles_conflicts(world: World):
     """The batch writer behind results and rollups (COPY on PostgreSQL, executemany on SQLite):
     JSON and aware datetimes arrive intact, ignored conflicts leave the old row, upserts

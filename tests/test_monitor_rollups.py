@@ -303,3 +303,12 @@ def test_two_locations_writing_one_monitors_rollups_at_once_lose_nothing():
         row = Rollup.objects.get(monitor=m, period=period)
         assert (row.checks, row.sent, row.received) == (60, 120, 120)
         assert row.rtt_sum == 180.0 and row.up_seconds == 3600
+
+
+@given(st.lists(st.floats(min_value=0.0005, max_value=5000.0), min_size=1, max_size=300))
+def test_quantiles_from_the_histogram_are_within_one_percent_of_the_exact_ones(rtts):
+    histogram = sketch.add({}, rtts)
+    qs = (0.01, 0.5, 0.9, 0.99, 1.0)
+    for q, estimate in zip(qs, sketch.quantiles(histogram, qs), strict=True):
+        exact = sketch.exact_quantile(rtts, q)
+        assert abs(estimate - max(exact, sketch.SMALLEST_MS)) <= 0.0101 * max(exact, 0.001)
