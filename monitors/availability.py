@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Q, Sum
 
-from monitors import uptime
+from monitors import rollups, uptime
 from monitors.maintenance import in_maintenance, windows_for
 from monitors.models import Health, Incident, IncidentState, Monitor, MonitorStatus, Period, Rollup
 from monitors.uptime import KINDS, Uptime
@@ -114,12 +114,16 @@ def daily(monitor_ids: Iterable[int], now: datetime, days: int = BAR_DAYS) -> di
     first = last - timedelta(days=days - 1)
     found: dict[tuple[int, date], Uptime] = {}
     if ids:
+        # Today's day row and the minutes not folded into it yet add up (monitors/rollups.py).
         rows = Rollup.objects.filter(
-            monitor_id__in=ids, period=Period.DAY, start__gte=utc_midnight(first)
+            rollups.with_unfolded(Period.DAY), monitor_id__in=ids, start__gte=utc_midnight(first)
         ).values("monitor_id", "start", *(f"{kind}_seconds" for kind in KINDS))
         for row in rows:
             key = (row["monitor_id"], row["start"].astimezone(UTC).date())
-            found[key] = Uptime(**{kind: row[f"{kind}_seconds"] for kind in KINDS})
+            seconds = {kind: row[f"{kind}_seconds"] for kind in KINDS}
+            if key in found:
+                seconds = {kind: getattr(found[key], kind) + s for kind, s in seconds.items()}
+            found[key] = Uptime(**seconds)
     span = [first + timedelta(days=n) for n in range(days)]
     return {m: [Day(d, found.get((m, d), Uptime())) for d in span] for m in ids}
 
@@ -186,7 +190,7 @@ def month_report(
     counts = {
         row["monitor_id"]: row
         for row in Rollup.objects.filter(
-            monitor_id__in=ids, period=Period.DAY, start__gte=start, start__lt=end
+            rollups.with_unfolded(Period.DAY), monitor_id__in=ids, start__gte=start, start__lt=end
         )
         .values("monitor_id")
         .annotate(checks=Sum("checks"), sent=Sum("sent"), received=Sum("received"))

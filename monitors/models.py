@@ -469,9 +469,11 @@ class Period(models.IntegerChoices):
 
 
 class Rollup(models.Model):
-    """A monitor's checks summed over one minute, hour or day (UTC), kept current as results
-    arrive. RTT percentiles come from a log-bucket histogram (1 % relative accuracy) so that
-    rollups merge; time is the checks' intervals by what the monitor was in them."""
+    """A monitor's checks summed over one minute, hour or day (UTC). Minute rows are kept
+    current as results arrive; hour and day rows are folded from closed minutes every few
+    minutes (monitors/rollups.py), so merging into them is not paid at every check. RTT
+    percentiles come from a log-bucket histogram (1 % relative accuracy) so that rollups
+    merge; time is the checks' intervals by what the monitor was in them."""
 
     monitor = models.ForeignKey(
         Monitor, on_delete=models.CASCADE, related_name="rollups", db_index=False
@@ -492,6 +494,9 @@ class Rollup(models.Model):
     degraded_seconds = models.FloatField(default=0.0)
     down_seconds = models.FloatField(default=0.0)
     maintenance_seconds = models.FloatField(default=0.0)
+    # A minute row's sums are in its hour and day rows (always true of those). Batches insert
+    # new minutes unfolded; the fold rolls them up and sets it in the same transaction.
+    folded = models.BooleanField(default=True, db_default=True)
 
     access_policy: ClassVar = AccessPolicy(
         organization="monitor__organization", customer="monitor__customer"
@@ -504,7 +509,15 @@ class Rollup(models.Model):
                 fields=["monitor", "period", "start"], name="one_rollup_per_monitor_period_start"
             )
         ]
-        indexes = [models.Index(fields=["period", "start"])]
+        indexes = [
+            models.Index(fields=["period", "start"]),
+            # The fold's work list: only the last few minutes' rows are in it.
+            models.Index(
+                fields=["monitor", "start"],
+                condition=models.Q(folded=False),
+                name="rollup_minutes_to_fold",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.monitor_id} {self.get_period_display()} {self.start:%Y-%m-%d %H:%M}"

@@ -44,6 +44,8 @@ def prune(now: datetime | None = None) -> dict[str, int]:
         (Period.DAY, settings.MONITOR_DAY_ROLLUP_DAYS),
     ):
         if cutoff := older(days):
-            rows = Rollup.objects.filter(period=period, start__lt=cutoff)
+            # A minute not folded yet still holds the only copy of its sums for its hour and
+            # day: it waits for the fold (which may have been stopped), however old.
+            rows = Rollup.objects.filter(period=period, start__lt=cutoff, folded=True)
             done[f"{period.label}_rollups"] = _delete_in_chunks(rows, chunk)
     return done

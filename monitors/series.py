@@ -8,11 +8,13 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
+from types import SimpleNamespace
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Case, JSONField, Q, Value, When
 from django.utils import timezone
 
+from monitors import rollups
 from monitors.maintenance import merged_spans
 from monitors.models import CheckResult, Incident, MaintenanceWindow, Monitor, Period, Rollup
 from monitors.rollups import time_kind
@@ -221,14 +223,30 @@ ROLLUP_FIELDS = (
 def _rollup_points(monitor: Monitor, rng: Range, start: datetime, end: datetime) -> list[Point]:
     assert rng.period is not None
     period = timedelta(seconds=rng.period)
-    rows = (
-        # The (monitor, period, start) unique index; never the histograms.
+    lowest = start - period
+    # The (monitor, period, start) unique index, and for hours and days the few minutes not
+    # folded into them yet (rollups.with_unfolded), in the same query. Histograms only where a
+    # merge may need them: those minutes, and the rows they may fall in (the last day's).
+    recent = rollups.period_start(timezone.now() - timedelta(days=1), rng.period)
+    rows = list(
         Rollup.objects.filter(
-            monitor=monitor, period=rng.period, start__gt=start - period, start__lte=end
+            rollups.with_unfolded(rng.period),
+            monitor=monitor,
+            start__gt=lowest,
+            start__lte=end,
+        )
+        .annotate(
+            merge_histogram=Case(
+                When(Q(period=Period.MINUTE) | Q(start__gte=recent), then="histogram"),
+                default=Value(None),
+                output_field=JSONField(),
+            )
         )
         .order_by("start")
-        .values(*ROLLUP_FIELDS)[: rng.limit]
+        .values("period", "merge_histogram", "errors", *ROLLUP_FIELDS)[: rng.limit]
     )
+    if rng.period != Period.MINUTE:
+        rows = _with_minutes_merged(rows, rng.period)
     return [
         Point(
             start=row["start"],
@@ -247,7 +265,41 @@ def _rollup_points(monitor: Monitor, rng: Range, start: datetime, end: datetime)
             up_seconds=row["up_seconds"],
         )
         for row in rows
+        if row["start"] > lowest
     ]
+
+
+def _with_minutes_merged(rows: list[dict[str, Any]], period: int) -> list[dict[str, Any]]:
+    """Hour or day rows with the unfolded minutes among `rows` added to the row each will be
+    folded into (made when there is none yet), in start order."""
+    minutes = [row for row in rows if row["period"] == Period.MINUTE]
+    if not minutes:
+        return rows
+    by_start = {row["start"]: row for row in rows if row["period"] == period}
+    pending: dict[datetime, rollups.Delta] = {}
+    for row in minutes:
+        delta = rollups.Delta.of_row({**row, "histogram": row["merge_histogram"]})
+        pending.setdefault(rollups.period_start(row["start"], period), rollups.Delta()).merge(delta)
+    for at, delta in pending.items():
+        base = by_start.get(at)
+        row = SimpleNamespace(
+            **{f.name: f.get_default() for f in rollups.UPDATED}, start=at, period=period
+        )
+        if base is not None:
+            for name in ROLLUP_FIELDS:
+                setattr(row, name, base[name])
+            row.histogram = dict(base["merge_histogram"] or {})
+            # Without the row's histogram (a fold stopped for over a day) the merged median
+            # is the row's own: close, not exact.
+            keep_p50 = base["merge_histogram"] is None
+        else:
+            keep_p50 = False
+        p50 = row.rtt_p50
+        delta.apply(row)
+        if keep_p50:
+            row.rtt_p50 = p50
+        by_start[at] = {name: getattr(row, name) for name in ("period", *ROLLUP_FIELDS)}
+    return [by_start[at] for at in sorted(by_start)]
 
 
 def _incident_marks(monitor: Monitor, start: datetime, end: datetime) -> list[IncidentMark]:

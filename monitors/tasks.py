@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from monitors import checks, incidents, notify, retention
+from monitors import checks, incidents, notify, retention, rollups
 from monitors.models import Location
 
 
@@ -23,6 +23,11 @@ def maintain() -> dict[str, int]:
         "reminders": incidents.remind(),
         "notifications": notify.deliver_due(),
     }
+
+
+def fold() -> int:
+    """Every few minutes: roll closed minutes into their hour and day rollups."""
+    return rollups.fold()
 
 
 def prune() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from monitors import rollups
 from monitors.models import Period, Rollup
 
 # Figure name: (how far back, which rollups answer it).
@@ -65,7 +66,9 @@ def sums(
         for kind in KINDS
     }
     rows = (
-        Rollup.objects.filter(monitor_id__in=ids, period=period, start__gte=earliest, start__lt=end)
+        Rollup.objects.filter(
+            rollups.with_unfolded(period), monitor_id__in=ids, start__gte=earliest, start__lt=end
+        )
         .values("monitor_id")
         .annotate(**aggregates)
         .order_by()

@@ -313,6 +313,12 @@ MONITOR_HOUR_ROLLUP_DAYS = env.int("MONITOR_HOUR_ROLLUP_DAYS", default=400)
 MONITOR_DAY_ROLLUP_DAYS = env.int("MONITOR_DAY_ROLLUP_DAYS", default=0)
 # Rows deleted per statement when pruning: short transactions keep the writers flowing.
 MONITOR_PRUNE_CHUNK = env.int("MONITOR_PRUNE_CHUNK", default=5000)
+# Hour and day rollups are folded from closed minutes every this many minutes (one merge per
+# monitor per fold instead of two per check); the 24-hour views read minutes and are current.
+MONITOR_ROLLUP_FOLD_MINUTES = env.int("MONITOR_ROLLUP_FOLD_MINUTES", default=5)
+# A minute is folded once it ended this long ago (a later result for it is added directly).
+MONITOR_ROLLUP_FOLD_GRACE_SECONDS = env.int("MONITOR_ROLLUP_FOLD_GRACE_SECONDS", default=30)
+MONITOR_ROLLUP_FOLD_CHUNK = env.int("MONITOR_ROLLUP_FOLD_CHUNK", default=5000)
 
 # --- Jobs (django-q2) ---------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -91,11 +93,17 @@ def compare_with_raw(checks, cuts) -> None:
         customer=customer, name="m", hostname="127.0.0.1", check_interval_seconds=30
     )
     results = [result(monitor, *c) for c in checks]
-    # Feed the results in arbitrary batches, in arbitrary order.
+    # Feed the results in arbitrary batches, in arbitrary order, with folds in between at
+    # arbitrary moments (a result whose minute was folded already is a late one).
     order = cuts.draw(st.permutations(results))
     size = cuts.draw(st.integers(1, len(results)))
     for i in range(0, len(order), size):
         rollups.absorb(order[i : i + size], {monitor.pk: monitor})
+        if cuts.draw(st.booleans()):
+            moment = cuts.draw(st.sampled_from(order)).due_at
+            rollups.fold(through=moment, chunk=cuts.draw(st.integers(1, 5)))
+    rollups.fold(through=T0 + timedelta(days=3650))
+    assert not Rollup.objects.filter(monitor=monitor, folded=False).exists()
     for period in Period.values:
         want = expected(results, 30.0, period)
         got = {r.start: r for r in Rollup.objects.filter(monitor=monitor, period=period)}
@@ -114,13 +122,19 @@ def compare_with_raw(checks, cuts) -> None:
                     assert abs(mine - exact) <= sketch.RELATIVE_ACCURACY * exact + 1e-9
 
 
-def test_checks_keep_their_rollups_current_as_they_arrive(world: World):
+def test_checks_keep_their_minute_current_and_the_fold_rolls_it_into_hour_and_day(world: World):
     m = Monitor.objects.create(
         customer=world.c1, name="r", hostname="127.0.0.1", check_interval_seconds=60
     )
     for i, answer in enumerate([UP, LOSSY, Answers(4, rtt=3.0)]):
         run_batch(Location.default(), [(m.pk, T0 + timedelta(seconds=20 * i), 0)], answer)
+    assert not Rollup.objects.filter(monitor=m).exclude(period=Period.MINUTE).exists()
+    # The minute is left alone while it may still get checks, then folded once.
+    assert rollups.fold(through=T0) == 0
+    assert rollups.fold(through=T0 + timedelta(minutes=1)) == 1
+    assert rollups.fold(through=T0 + timedelta(minutes=1)) == 0
     minute = Rollup.objects.get(monitor=m, period=Period.MINUTE)
+    assert minute.folded
     assert (minute.checks, minute.sent, minute.received) == (3, 12, 10)
     assert minute.loss_percent == pytest.approx(100 * 2 / 12)
     assert (minute.rtt_min, minute.rtt_max, minute.rtt_avg) == (1.0, 3.0, 1.8)
@@ -137,6 +151,7 @@ def test_a_rebuild_from_raw_results_gives_the_live_rollups(world: World):
     )
     for i, answer in enumerate([UP, DOWN, LOSSY, UP] * 5):
         run_batch(Location.default(), [(m.pk, T0 + timedelta(minutes=7 * i), 0)], answer)
+    rollups.fold(through=T0 + timedelta(days=1))
     fields = ["period", "start", *rollups.UPDATED_FIELDS]
     live = list(Rollup.objects.filter(monitor=m).order_by("period", "start").values(*fields))
     rollups.rebuild(m, T0, T0 + timedelta(days=1))
@@ -177,6 +192,7 @@ def hand_made(world: World, statuses: str, *, start: datetime, interval: int = 6
         )
     CheckResult.objects.bulk_create(rows)
     rollups.absorb(rows, {m.pk: m})
+    rollups.fold(through=start + timedelta(seconds=interval * (len(statuses) + 1)))
     return m
 
 
@@ -245,14 +261,15 @@ def test_pruning_is_scheduled_by_migrate(db):
     from django_q.models import Schedule
 
     names = set(Schedule.objects.values_list("name", flat=True))
-    assert {"monitors.maintain", "monitors.prune"} <= names
+    assert {"monitors.maintain", "monitors.fold", "monitors.prune"} <= names
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_locations_writing_one_monitors_rollups_at_once_lose_nothing():
-    """Concurrent batches for one monitor (two locations) merge into the same rows: on
-    PostgreSQL in two threads (rows locked FOR UPDATE in one order); SQLite serializes every
-    writer with its IMMEDIATE transactions, which this checks is configured."""
+    """Concurrent batches for one monitor (two locations) merge into the same rows while a
+    fold rolls their minutes up: on PostgreSQL in three threads (rows locked FOR UPDATE in one
+    order, the fold's minutes SKIP LOCKED); SQLite serializes every writer with its IMMEDIATE
+    transactions, which this checks is configured."""
     import threading
 
     from django.db import connection
@@ -266,14 +283,26 @@ def test_two_locations_writing_one_monitors_rollups_at_once_lose_nothing():
     m = Monitor.objects.create(
         customer=world.c1, name="twice", hostname="127.0.0.1", check_interval_seconds=60
     )
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(3)
     errors: list[BaseException] = []
+    writing = threading.Event()
+    writing.set()
+
+    def fold_meanwhile() -> None:
+        try:
+            barrier.wait()
+            while writing.is_set():
+                rollups.fold(through=T0 + timedelta(days=1), chunk=2)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
 
     def write(offset: int) -> None:
         try:
             barrier.wait()
             for i in range(30):
-                at = T0 + timedelta(seconds=2 * i + offset)
+                at = T0 + timedelta(seconds=10 * i + offset)
                 rollups.absorb(
                     [
                         result(
@@ -293,14 +322,21 @@ def test_two_locations_writing_one_monitors_rollups_at_once_lose_nothing():
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(2)]
-    for t in threads:
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(2)]
+    folder = threading.Thread(target=fold_meanwhile)
+    for t in [*writers, folder]:
         t.start()
-    for t in threads:
+    for t in writers:
         t.join(60)
+    writing.clear()
+    folder.join(60)
     assert not errors
-    for period in Period.values:
-        row = Rollup.objects.get(monitor=m, period=period)
+    rollups.fold(through=T0 + timedelta(days=1))
+    minutes = Rollup.objects.filter(monitor=m, period=Period.MINUTE)
+    assert minutes.count() == 5 and not minutes.filter(folded=False).exists()
+    rows = [*(Rollup.objects.get(monitor=m, period=p) for p in (Period.HOUR, Period.DAY))]
+    rows.append(SimpleNamespace(**{f: sum(getattr(r, f) for r in minutes) for f in ALL_SUMS}))
+    for row in rows:
         assert (row.checks, row.sent, row.received) == (60, 120, 120)
         assert row.rtt_sum == 180.0 and row.up_seconds == 3600
 
@@ -312,3 +348,81 @@ def test_quantiles_from_the_histogram_are_within_one_percent_of_the_exact_ones(r
     for q, estimate in zip(qs, sketch.quantiles(histogram, qs), strict=True):
         exact = sketch.exact_quantile(rtts, q)
         assert abs(estimate - max(exact, sketch.SMALLEST_MS)) <= 0.0101 * max(exact, 0.001)
+
+
+ALL_SUMS = ("checks", "sent", "received", "rtt_sum", "up_seconds")
+
+
+def test_a_result_for_a_minute_already_folded_goes_straight_to_its_hour_and_day(world: World):
+    m = hand_made(world, "uu", start=T0)  # two minutes, folded
+    late = CheckResult(
+        monitor=m,
+        location=Location.default(),
+        due_at=T0 + timedelta(seconds=30),  # the first minute, after its fold
+        status=Health.DOWN,
+        sent=1,
+        received=0,
+        rtts=[None],
+    )
+    rollups.absorb([late], {m.pk: m})
+    minute = Rollup.objects.get(monitor=m, period=Period.MINUTE, start=T0)
+    assert (minute.checks, minute.down_seconds, minute.folded) == (2, 60, True)
+    for period in (Period.HOUR, Period.DAY):
+        row = Rollup.objects.get(monitor=m, period=period)
+        assert (row.checks, row.up_seconds, row.down_seconds) == (3, 120, 60)
+    assert rollups.fold(through=T0 + timedelta(days=1)) == 0  # nothing counted twice
+
+
+def test_the_fold_waits_for_a_minute_to_end_and_its_grace_to_pass(world: World, settings):
+    settings.MONITOR_ROLLUP_FOLD_GRACE_SECONDS = 30
+    now = T0 + timedelta(hours=1, seconds=10)
+    m = Monitor.objects.create(
+        customer=world.c1, name="g", hostname="127.0.0.1", check_interval_seconds=60
+    )
+    for due in (now - timedelta(minutes=2), now - timedelta(minutes=1), now):
+        run_batch(Location.default(), [(m.pk, due, 0)], UP)
+    # The first minute ended 70 s ago; the second 10 s ago; the third is still running.
+    assert rollups.fold(now=now) == 1
+    assert Rollup.objects.filter(monitor=m, period=Period.MINUTE, folded=False).count() == 2
+
+
+def test_pruning_keeps_a_minute_that_was_never_folded(world: World):
+    m = hand_made(world, "u", start=T0)
+    Rollup.objects.filter(monitor=m, period=Period.MINUTE).update(folded=False)
+    retention.prune(T0 + timedelta(days=400))
+    assert Rollup.objects.filter(monitor=m, period=Period.MINUTE, folded=False).exists()
+
+
+def test_hour_and_day_views_read_the_same_before_and_after_the_fold(world: World):
+    """Until the fold, the hour and day views add the unfolded minutes themselves (charts,
+    uptime, status-page day bars, the monthly report): folding changes where the sums live,
+    never what is shown."""
+    from monitors import availability, series
+
+    now = timezone.now()
+    m = Monitor.objects.create(
+        customer=world.c1, name="v", hostname="127.0.0.1", check_interval_seconds=60
+    )
+    answers = [UP, LOSSY, Answers(4, rtt=3.0), DOWN, UP, Answers(4, rtt=0.5)]
+    half = now - timedelta(minutes=40)
+    for i, answer in enumerate(answers):  # the first three folded, the last three not
+        run_batch(Location.default(), [(m.pk, half + timedelta(minutes=i * 7), 0)], answer)
+        if i == 2:
+            rollups.fold(through=half + timedelta(minutes=i * 7 + 1))
+    assert Rollup.objects.filter(monitor=m, period=Period.MINUTE, folded=False).count() == 3
+    month = (now.year, now.month)
+
+    def views():
+        return (
+            {key: series.chart_series(m, key, now=now).points for key in ("7d", "30d", "1y")},
+            uptime.uptimes([m.pk], now=now)[m.pk],
+            availability.daily([m.pk], now)[m.pk],
+            availability.month_report([m], *availability.month_bounds(*month), now).rows,
+        )
+
+    before = views()
+    assert rollups.fold(through=now + timedelta(minutes=2)) == 3
+    after = views()
+    assert before == after
+    charts = after[0]
+    assert sum(p.checks for p in charts["7d"]) == sum(p.checks for p in charts["1y"]) == 6
