@@ -23,6 +23,7 @@ FULL = [
     ["ping_history.py"],
     ["monitor_history.py"],
     ["api_load.py"],
+    ["api_profile.py"],
     ["soak.py"],
 ]
 QUICK = [
@@ -31,6 +32,7 @@ QUICK = [
     ["ping_history.py", "--large", "200000", "--repeat", "5"],
     ["monitor_history.py", "--background", "10", "--repeat", "5"],
     ["api_load.py", "--seconds", "5"],
+    ["api_profile.py", "--requests", "200", "--rounds", "3"],
     ["soak.py", "--minutes", "2"],
 ]
 

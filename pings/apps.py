@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate
 
 
 def ensure_schedule(sender: Any, **kwargs: Any) -> None:
@@ -25,7 +25,9 @@ class PingsConfig(AppConfig):
     verbose_name = "Pings: launched ping jobs"
 
     def ready(self) -> None:
+        from pings import jobcache
         from portal.crypto import register_encrypted_field
 
         post_migrate.connect(ensure_schedule, sender=self)
+        post_delete.connect(jobcache.forget_deleted, sender="pings.PingJob")
         register_encrypted_field("pings.PingJob.callback_secret_encrypted")

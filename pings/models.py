@@ -271,8 +271,17 @@ class CallbackAttempt(models.Model):
 def launcher_for(job: PingJob, viewer: Any) -> str:
     """Who launched `job`, as `viewer` may see it: customer users and customer-limited API keys
     see that the provider's staff or API did it, not who."""
+    return launcher_shown(job.launched_by_label, launched_through_api(job), viewer)
+
+
+def launched_through_api(job: PingJob) -> bool:
+    return bool(job.api_key_id) or job.via == Via.API
+
+
+def launcher_shown(label: str, through_api: bool, viewer: Any) -> str:
+    """`launcher_for` from a job's label and whether an API launched it (a cached job)."""
     from portal import access
 
     if access.scope_of(viewer).is_customer_only:
-        return "Provider (API)" if job.api_key_id or job.via == Via.API else "Provider staff"
-    return job.launched_by_label
+        return "Provider (API)" if through_api else "Provider staff"
+    return label

@@ -180,6 +180,28 @@ def can(actor: Any, action: Action, obj: Model) -> bool:
     if org_id is None:
         return False
     customer_id = resolve_id(obj, policy.customer) if policy.customer else None
+    return _granted(scope, policy, action, org_id, customer_id)
+
+
+def can_ids(
+    actor: Any, action: Action, model: type[Model], organization_id: int, customer_id: int | None
+) -> bool:
+    """`can` for a row of `model` known by its organization and customer ids only (a cached
+    row: pings.jobcache), with the same grants."""
+    scope = scope_of(actor)
+    if scope.write_all or (action is VIEW and scope.read_all):
+        return True
+    policy = policy_of(model)
+    if policy is None or organization_id is None:
+        return False
+    return _granted(
+        scope, policy, action, organization_id, customer_id if policy.customer else None
+    )
+
+
+def _granted(
+    scope: Scope, policy: AccessPolicy, action: Action, org_id: int, customer_id: int | None
+) -> bool:
     for grant in scope.grants:
         if grant.organization_id != org_id or not grant.permits(policy, action):
             continue

@@ -8,7 +8,7 @@ class PortalConfig(AppConfig):
     def ready(self) -> None:
         from portal import (
             logfilters,
-            signals,  # noqa: F401  (connects the login audit receivers)
+            signals,  # noqa: F401  (connects the login audit and API key cache receivers)
         )
 
         logfilters.install()  # secret URL tokens never reach a log line

@@ -14,6 +14,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
 
+from portal import keycache
 from portal.roles import AccessPolicy, Role
 
 __all__ = [
@@ -206,10 +207,15 @@ class ApiKey(models.Model):
 
     @classmethod
     def authenticate(cls, plaintext: str) -> ApiKey | None:
-        """The active key matching `plaintext`, compared in constant time; None otherwise."""
+        """The active key matching `plaintext`, compared in constant time; None otherwise.
+        A key this process checked in the last API_KEY_CACHE_SECONDS is not read again
+        (portal.keycache)."""
         parts = plaintext.split("_")
         if len(parts) < 3 or parts[0] != "pp":
             return None
+        digest = cls.hash(plaintext)
+        if (recent := keycache.lookup(parts[1], digest)) is not None:
+            return recent
         # The prefix is unique: no ORDER BY (first() would add one; it is most of this
         # per-request query's cost in Django's compiler).
         key = next(
@@ -223,7 +229,8 @@ class ApiKey(models.Model):
         )
         # Hash anyway when no row matched, so timing does not tell which prefixes exist.
         expected = key.key_hash if key else "0" * 64
-        if hmac.compare_digest(expected, cls.hash(plaintext)) and key is not None:
+        if hmac.compare_digest(expected, digest) and key is not None:
+            keycache.remember(key)
             return key
         return None
 
@@ -243,12 +250,14 @@ class ApiKey(models.Model):
             return
         ApiKey.objects.filter(pk=self.pk).update(last_used_at=now)
         self.last_used_at = now
+        keycache.touched(self)
 
     def revoke(self) -> bool:
         """Revoke once; returns False when it was already revoked (nothing changed)."""
         updated = ApiKey.objects.filter(pk=self.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
+        keycache.forget(self.prefix)  # update() sends no post_save (portal.signals)
         self.refresh_from_db(fields=["revoked_at"])
         return bool(updated)
 

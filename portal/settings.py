@@ -273,6 +273,14 @@ SPECTACULAR_SETTINGS = {
     },
 }
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60  # write last_used_at at most once a minute per key
+# Each process remembers a key it has just checked for this long (portal.keycache), so that a
+# busy key costs no query per request. Revoking or deleting a key forgets it in the process
+# that does it at once; other processes may accept it for at most this long. 0: no cache.
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
+# A finished ping job's JSON is kept this long in the "api" cache (pings.jobcache): pollers ask
+# for it again and again, and it no longer changes. A job deleted in the admin may be served
+# this long by other processes when each keeps its own cache (no REDIS_URL). 0: not cached.
+PING_JOB_CACHE_SECONDS = env.int("PING_JOB_CACHE_SECONDS", default=300)
 
 # --- Vendors ------------------------------------------------------------------------------
 # Where vendors reach the portal (Meraki callbacks, the Simotel webhook): its public base URL.
@@ -342,6 +350,28 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- Caches -------------------------------------------------------------------------------
+# "default" stays per process, as Django's default. "api" holds finished ping jobs' JSON:
+# shared by every process through Redis when there is one (one miss per job instead of one per
+# process), else per process. Tests keep both in memory.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "api": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "api",
+        "OPTIONS": {"MAX_ENTRIES": 5000},
+    },
+}
+if REDIS_URL and not TESTING:
+    CACHES["api"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "portal-api",
+        # A slow or absent Redis must not hold requests up: pings.jobcache treats its errors
+        # as misses and reads the database.
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
 
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = {

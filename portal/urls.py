@@ -9,6 +9,9 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on pages without a <link rel=icon> (SVG images, text).
     path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", views.healthz, name="healthz"),
+    # Before the pages' includes: each of those tries all of its patterns (and Django lists
+    # them as "tried") before an /api/ path gets here. No page path starts with "api/".
+    path("api/", include("portal.api.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
@@ -46,7 +49,6 @@ urlpatterns = [
     path("", include("monitors.urls")),
     path("", include("pings.urls")),
     path("admin/", admin.site.urls),
-    path("api/", include("portal.api.urls")),
 ]
 
 handler400 = "portal.api.exceptions.handler400"

@@ -367,3 +367,17 @@ def receiver() -> Iterator[Receiver]:
 def _simulator_config_in_tmp(settings: Any, tmp_path: Any) -> None:
     """The demo writes the simulator's config file; keep tests out of the developer's var/."""
     settings.VENDOR_SIMULATOR_CONFIG = tmp_path / "simulator.json"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    """Each test starts with the process's caches empty: API keys it checked (portal.keycache),
+    compiled queries (portal.sqlcache) and finished jobs' JSON (the "api" cache)."""
+    from django.core.cache import caches
+
+    from portal import keycache, sqlcache
+
+    keycache.clear()
+    sqlcache.clear()
+    caches["api"].clear()
+    yield

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import URLPattern, URLResolver, get_resolver
 
 from portal.models import ApiKey, AuditEvent, Customer
 from tests.conftest import World
@@ -198,6 +199,23 @@ def test_session_writes_need_csrf(world: World):
     response = client.post("/api/customers", data={"name": "x"}, content_type="application/json")
     assert response.status_code == 403
     assert "CSRF" in response.json()["message"]
+
+
+def test_no_page_path_starts_with_api():
+    """/api/ is resolved before the pages' includes and ends in a catch-all JSON 404: a page
+    path under api/ would never be reached."""
+
+    def walk(patterns: list, prefix: str = "") -> list[str]:
+        found = []
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver) and route != "api/":
+                found += walk(pattern.url_patterns, route)
+            elif isinstance(pattern, URLPattern):
+                found.append(route)
+        return found
+
+    assert [route for route in walk(get_resolver().url_patterns) if route.startswith("api/")] == []
 
 
 # --- API keys --------------------------------------------------------------------------------

@@ -115,24 +115,41 @@ class MonitorListView(MonitorAPIView):
         responses={200: schema.IcmpMonitorPageSerializer, 404: ERROR},
     )
     def get(self, request: Request) -> Response:
-        monitors = visible_monitors(request.user).order_by("id")
         params = request.query_params
+        organization_id = None
         if org := params.get("organizationId"):
             if not is_digits(org):
                 raise ApiError(400, "Invalid request body", {"organizationId": ["A number."]})
-            monitors = monitors.filter(organization_id=int(org))
+            organization_id = int(org)
+        customer = None
         if "customerId" in params:
-            monitors = monitors.filter(
-                customer=resolve_customer(request.user, params["customerId"])
-            )
-        if search := params.get("search", "").strip():
-            monitors = monitors.filter(Q(name__icontains=search) | Q(hostname__icontains=search))
-        if status := params.get("status"):
-            monitors = monitors.filter(status=status)
+            customer = resolve_customer(request.user, params["customerId"])
+        search = params.get("search", "").strip()
+        status = params.get("status") or ""
+
+        def monitors() -> QuerySet[Monitor]:
+            found = access.visible(request.user, Monitor).order_by("id")
+            if organization_id is not None:
+                found = found.filter(organization_id=organization_id)
+            if customer is not None:
+                found = found.filter(customer=customer)
+            if search:
+                found = found.filter(Q(name__icontains=search) | Q(hostname__icontains=search))
+            if status:
+                found = found.filter(status=status)
+            return found.annotate(customer_name=F("customer__name"))
+
         paginator = PagePagination()
-        rows = paginator.paginate_values(
-            monitors.annotate(customer_name=F("customer__name")), request, LIST_COLUMNS
+        # Everything monitors() depends on is in the key: its SQL is compiled once per key.
+        key = (
+            "monitors.api.list",
+            access.scope_of(request.user),
+            organization_id,
+            customer.pk if customer is not None else None,
+            search,
+            status,
         )
+        rows = paginator.paginate_values(monitors, request, LIST_COLUMNS, cache_key=key)
         return paginator.get_paginated_response(
             [
                 monitor_json(

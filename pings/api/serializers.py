@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from pings.models import PingJob, launcher_for
+from pings.models import PingJob, launched_through_api, launcher_shown
 from vendors.models import Device, DeviceKind
 
 
@@ -40,48 +40,86 @@ def results_json(job: PingJob) -> dict[str, Any] | None:
     }
 
 
-def job_json(job: PingJob, viewer: Any = None) -> dict[str, Any]:
-    """The job in Meraki's shape; `viewer` (when given) decides how the launcher is shown."""
-    device = job.device
-    serial = device.reference
-    request: dict[str, Any] = {"serial": serial, "count": job.count}
-    if job.target:
-        request = {"serial": serial, "target": job.target, "count": job.count}
-    body: dict[str, Any] = {
-        "pingId": job.ping_id,
-        "url": f"/devices/{serial}/liveTools/{job.kind}/{job.ping_id}",
-        "request": request,
+def job_record(job: PingJob) -> dict[str, Any]:
+    """What of a job's JSON is the job's own — not its device's, not the viewer's — and whose it
+    is (organization, customer and device ids): what pings.jobcache keeps of a finished job."""
+    return {
+        "id": job.pk,
+        "organization": job.organization_id,
+        "customer": job.customer_id,
+        "device": job.device_id,
+        "kind": job.kind,
+        "target": job.target,
+        "count": job.count,
         "status": job.status,
         "results": results_json(job),
-    }
-    if job.callback_url:
-        body["callback"] = {
+        "callback": {
             "id": job.ping_id,
             "url": job.callback_url,
             "status": job.callback_status,
             "attempts": job.callback_attempts,
             "nextAttemptAt": _iso(job.callback_next_at),
         }
+        if job.callback_url
+        else None,
+        "publicId": str(job.public_id),
+        "customerId": str(job.customer.public_id),
+        "vendor": job.vendor,
+        "source": job.source,
+        "vendorReference": job.vendor_reference,
+        "via": job.via,
+        "launchedByLabel": job.launched_by_label,
+        "byApi": launched_through_api(job),
+        "createdAt": _iso(job.created_at),
+        "startedAt": _iso(job.started_at),
+        "finishedAt": _iso(job.finished_at),
+        "error": {"kind": job.error_kind, "message": job.error} if job.error else None,
+    }
+
+
+def job_json(job: PingJob, viewer: Any = None) -> dict[str, Any]:
+    """The job in Meraki's shape; `viewer` (when given) decides how the launcher is shown."""
+    return record_json(job_record(job), job.device, viewer)
+
+
+def record_json(record: dict[str, Any], device: Device, viewer: Any = None) -> dict[str, Any]:
+    """A job's JSON from its `job_record` and its device (read fresh by every request)."""
+    serial = device.reference
+    ping_id = str(record["id"])
+    request: dict[str, Any] = {"serial": serial, "count": record["count"]}
+    if record["target"]:
+        request = {"serial": serial, "target": record["target"], "count": record["count"]}
+    body: dict[str, Any] = {
+        "pingId": ping_id,
+        "url": f"/devices/{serial}/liveTools/{record['kind']}/{ping_id}",
+        "request": request,
+        "status": record["status"],
+        "results": record["results"],
+    }
+    if record["callback"] is not None:
+        body["callback"] = record["callback"]
     # The portal's own fields, beside Meraki's.
     body.update(
         {
-            "publicId": str(job.public_id),
+            "publicId": record["publicId"],
             "device": {
                 "id": device.pk,
                 "publicId": str(device.public_id),
                 "name": device.name,
                 "kind": device.kind,
             },
-            "customerId": str(job.customer.public_id),
-            "vendor": job.vendor,
-            "source": job.source,
-            "vendorReference": job.vendor_reference,
-            "via": job.via,
-            "launchedBy": launcher_for(job, viewer) if viewer else job.launched_by_label,
-            "createdAt": _iso(job.created_at),
-            "startedAt": _iso(job.started_at),
-            "finishedAt": _iso(job.finished_at),
-            "error": {"kind": job.error_kind, "message": job.error} if job.error else None,
+            "customerId": record["customerId"],
+            "vendor": record["vendor"],
+            "source": record["source"],
+            "vendorReference": record["vendorReference"],
+            "via": record["via"],
+            "launchedBy": launcher_shown(record["launchedByLabel"], record["byApi"], viewer)
+            if viewer
+            else record["launchedByLabel"],
+            "createdAt": record["createdAt"],
+            "startedAt": record["startedAt"],
+            "finishedAt": record["finishedAt"],
+            "error": record["error"],
         }
     )
     return body

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import make_aware
 from drf_spectacular.types import OpenApiTypes
@@ -24,11 +24,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pings import callbacks, history, launching
+from pings import callbacks, history, jobcache, launching
 from pings.api import schema
-from pings.api.serializers import device_json, job_json
-from pings.models import JobVendor, PingJob, Status, Via
-from portal import access
+from pings.api.serializers import device_json, job_json, job_record, record_json
+from pings.models import JobVendor, PingJob, PingReply, Status, Via
+from portal import access, sqlcache
 from portal.api.exceptions import ApiError
 from portal.api.lookups import resolve_customer
 from portal.api.pagination import PagePagination
@@ -38,6 +38,7 @@ from portal.validators import is_digits
 from vendors.models import Device, DeviceKind
 
 MAX_BODY = 16 * 1024  # bytes; a ping request is a few dozen
+REPLIES_IN_ORDER = Prefetch("replies", queryset=PingReply.objects.order_by("sequence"))
 ALLOWED_FIELDS = {"target", "count", "callback", "packetSize", "interval", "timeout"}
 CAMEL = {"packetSize": "packet_size"}
 
@@ -75,21 +76,48 @@ def _flatten(errors: dict[str, Any], prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
-def resolve_device(actor: Any, serial: str) -> Device:
-    """The visible device a Meraki-style `{serial}` names, or a 404."""
-    serial = (serial or "").strip()
+# A device as resolve_device reads it when nothing is joined: every column, in model order.
+DEVICE_COLUMNS = tuple(f.attname for f in Device._meta.concrete_fields)
+
+
+def _device_match(serial: str) -> Q:
     match = Q(serial=serial.upper()) | Q(iccid=serial)
     if is_digits(serial) and len(serial) < 12:
         match |= Q(pk=int(serial), kind__in=[DeviceKind.HOST, DeviceKind.SIMOTEL_SERVER])
     with contextlib.suppress(ValueError):
         match |= Q(public_id=uuid.UUID(serial))
-    device = (
-        access.visible(actor, Device)
-        .filter(match)
-        .select_related("customer", "credential")
-        .order_by("pk")
-        .first()
-    )
+    return match
+
+
+def resolve_device(
+    actor: Any, serial: str, related: tuple[str, ...] = ("customer", "credential")
+) -> Device:
+    """The visible device a Meraki-style `{serial}` names, or a 404. `related`: what to join;
+    with nothing joined (a job's JSON needs neither customer nor credential) the query's SQL
+    is compiled once per caller's grants and `{serial}` (portal.sqlcache), as pollers repeat it."""
+    serial = (serial or "").strip()
+    device = None
+    if related:
+        device = (
+            access.visible(actor, Device)
+            .filter(_device_match(serial))
+            .select_related(*related)
+            .order_by("pk")
+            .first()
+        )
+    else:
+        entry = sqlcache.compiled(
+            ("pings.resolve_device", access.scope_of(actor), serial),
+            lambda: (
+                access.visible(actor, Device)
+                .filter(_device_match(serial))
+                .order_by("pk")
+                .values(*DEVICE_COLUMNS)[:1]
+            ),
+        )
+        found = sqlcache.execute(entry)
+        if found:
+            device = Device.from_db(entry.using, entry.names, found[0])
     if device is None:
         raise ApiError(404, "Device not found", {"serial": [f"No device {serial!r} is visible."]})
     return device
@@ -343,25 +371,42 @@ class LiveToolsJobView(MerakiDialectView):
         examples=[OpenApiExample("Complete", value=JOB_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, serial: str, ping_id: str) -> Response:
-        device = resolve_device(request.user, serial)
-        job = None
+        # The device is read on every request: it proves the caller may see it, and its own
+        # fields in the answer are never older than this request.
+        device = resolve_device(request.user, serial, related=())
+        record = None
         if (pk := history.parse_id(ping_id)) is not None:
-            # The device is already read: join only the customer, and no ORDER BY for one pk.
-            job = next(
-                iter(
-                    access.visible(request.user, PingJob)
-                    .filter(pk=pk, device=device)
-                    .select_related("customer")
-                    .prefetch_related("replies")
-                    .order_by()[:1]
-                ),
-                None,
-            )
-            if job is not None:
-                job.device = device
-        if job is None:
+            record = jobcache.get(device, pk)
+            if record is not None and not access.can_ids(
+                request.user, access.VIEW, PingJob, record["organization"], record["customer"]
+            ):
+                record = None  # not this caller's to see: the query below answers 404
+            if record is None:
+                record = self._read(request.user, device, pk)
+        if record is None:
             raise ApiError(404, "Ping job not found", {"pingId": [f"No job {ping_id!r}."]})
-        return Response(job_json(job, request.user))
+        return Response(record_json(record, device, request.user))
+
+    @staticmethod
+    def _read(actor: Any, device: Device, pk: int) -> dict[str, Any] | None:
+        # The device is already read: join only the customer, no ORDER BY for one pk, and the
+        # replies in sequence without the join their default ordering (by job) would add.
+        job = next(
+            iter(
+                access.visible(actor, PingJob)
+                .filter(pk=pk, device=device)
+                .select_related("customer")
+                .prefetch_related(REPLIES_IN_ORDER)
+                .order_by()[:1]
+            ),
+            None,
+        )
+        if job is None:
+            return None
+        job.device = device
+        record = job_record(job)
+        jobcache.put(device, job, record)
+        return record
 
 
 class LiveToolsPingDeviceJobView(LiveToolsJobView):

@@ -3,12 +3,15 @@ of the ICMP monitor API's contract, used by every list endpoint."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any
 
-from django.db.models import Count, Window
+from django.db.models import Count, QuerySet, Window
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+
+from portal import sqlcache
 
 
 class PagePagination(pagination.BasePagination):
@@ -41,18 +44,36 @@ class PagePagination(pagination.BasePagination):
         start = (self.page - 1) * self.per_page
         return list(queryset[start : start + self.per_page])
 
-    def paginate_values(self, queryset: Any, request: Any, fields: list[str]) -> list[dict]:
+    def paginate_values(
+        self,
+        queryset: QuerySet | Callable[[], QuerySet],
+        request: Any,
+        fields: list[str],
+        cache_key: tuple[Hashable, ...] | None = None,
+    ) -> list[dict]:
         """`paginate_queryset` as `.values(*fields)` rows, with the total counted by a window in
         the same query: one round trip instead of two. A page past the end has no row to carry
-        the total, so only then is it counted apart."""
+        the total, so only then is it counted apart. With `cache_key` — which must determine
+        the queryset entirely, see portal.sqlcache — the page's SQL is compiled once per key,
+        page and page size, and `queryset` may be a function that builds it (only when it is
+        compiled, or counted)."""
         self.read_params(request)
         start = (self.page - 1) * self.per_page
-        rows = list(
-            queryset.annotate(_total=Window(Count("*"))).values(*fields, "_total")[
-                start : start + self.per_page
-            ]
-        )
-        self.total = rows[0]["_total"] if rows else (queryset.count() if start else 0)
+        build = queryset if callable(queryset) else lambda: queryset
+
+        def page() -> QuerySet:
+            return (
+                build()
+                .annotate(_total=Window(Count("*")))
+                .values(*fields, "_total")[start : start + self.per_page]
+            )
+
+        if cache_key is None:
+            rows = list(page())
+        else:
+            key = ("page", *cache_key, tuple(fields), start, self.per_page)
+            rows = sqlcache.dicts(key, page)
+        self.total = rows[0]["_total"] if rows else (build().count() if start else 0)
         for row in rows:
             del row["_total"]
         return rows

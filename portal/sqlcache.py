@@ -1,0 +1,121 @@
+"""The compiled SQL of queries that API requests repeat, kept per process.
+
+Building a queryset and compiling it to SQL is most of what Django spends on a small API query
+(bench/api_profile.py: ~0.6 ms of a ~1 ms device lookup, ~0.8 ms of the monitor list's query),
+and a poller or a dashboard sends the same request over and over. `dicts(key, build)` compiles
+`build()` once per `key` and then only executes the SQL and applies the same converters
+Django's iterator applies; the query still runs on every request, so what it reads — and
+which rows the caller may see — is always the database's current answer.
+
+`key` must determine the queryset completely: callers put in it everything `build` uses (the
+actor's `access.Scope`, which alone decides `access.visible`, and every filter value, page and
+page size). The SQL depends on nothing else but the schema, which changes only with a deploy
+(and so with new processes). Only querysets that Django would send as one SELECT belong here:
+no prefetch_related, and values() rows, which is what this returns.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import QuerySet
+
+# Distinct requests in flight at once are far fewer; beyond it the oldest entries go first.
+MAX_ENTRIES = 512
+
+
+@dataclass(frozen=True)
+class Compiled:
+    using: str
+    sql: str
+    params: tuple[Any, ...]
+    names: tuple[str, ...]  # of the selected columns, in the SQL's order (as values() names them)
+    columns: tuple[Any, ...]  # the selected expressions, whose fields convert the values
+    empty: bool = False  # the queryset is .none() (no grant): no SQL, no rows
+    # Per database alias: (position, converters, column) for the columns that have any. They
+    # depend on the backend and the fields only; each call gets the current connection.
+    converters: dict[str, list[tuple[int, list[Any], Any]]] = field(
+        default_factory=dict, compare=False
+    )
+
+
+_entries: dict[Hashable, Compiled] = {}
+_lock = threading.Lock()
+
+
+def compile_queryset(queryset: QuerySet) -> Compiled:
+    """What running `queryset` (values or values_list rows) sends and how its values convert."""
+    using = queryset.db
+    query = queryset.query
+    # The SQL's column order, which is not always the order values() was given.
+    names = (*query.extra_select, *query.values_select, *query.annotation_select)
+    compiler = query.get_compiler(using=using)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        return Compiled(using, "", (), names, (), empty=True)
+    columns = tuple(s[0] for s in compiler.select[: compiler.col_count])
+    if len(columns) != len(names):
+        raise ValueError("sqlcache takes values() querysets only")
+    return Compiled(using, sql, tuple(params), names, columns)
+
+
+def compiled(key: Hashable, build: Callable[[], QuerySet]) -> Compiled:
+    entry = _entries.get(key)
+    if entry is None:
+        entry = compile_queryset(build())
+        with _lock:
+            if len(_entries) >= MAX_ENTRIES:
+                del _entries[next(iter(_entries))]  # insertion order: the oldest
+            _entries[key] = entry
+    return entry
+
+
+def dicts(key: Hashable, build: Callable[[], QuerySet]) -> list[dict[str, Any]]:
+    """The rows `build()` (a values() queryset) gives, as values() gives them; compiled once
+    per key."""
+    entry = compiled(key, build)
+    return [dict(zip(entry.names, row, strict=True)) for row in execute(entry)]
+
+
+def execute(entry: Compiled) -> list[list[Any]]:
+    """Run it: the rows as lists of converted values, in the order of `entry.names`."""
+    if entry.empty:
+        return []
+    connection = connections[entry.using]
+    with connection.cursor() as cursor:
+        cursor.execute(entry.sql, entry.params)
+        fetched = cursor.fetchall()
+    converters = entry.converters.get(entry.using)
+    if converters is None:
+        converters = entry.converters[entry.using] = _converters(entry, connection)
+    result = []
+    for row in fetched:
+        row = list(row)
+        for position, found, column in converters:
+            value = row[position]
+            for converter in found:
+                value = converter(value, column, connection)
+            row[position] = value
+        result.append(row)
+    return result
+
+
+def _converters(entry: Compiled, connection: Any) -> list[tuple[int, list[Any], Any]]:
+    # As SQLCompiler.get_converters does (no composite columns here).
+    found = []
+    for position, column in enumerate(entry.columns):
+        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if converters:
+            found.append((position, converters, column))
+    return found
+
+
+def clear() -> None:
+    with _lock:
+        _entries.clear()
