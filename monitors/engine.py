@@ -303,6 +303,7 @@ class Engine:
         retry_at = 0.0
         monotonic = time.monotonic
         sockets = [f.sock for f in self._families.values()]
+        self._drain()
         while position < total or outstanding:
             now = monotonic()
             # 1. send what is due, at most SEND_CHUNK before reading replies again
@@ -434,6 +435,23 @@ class Engine:
         if not in_order:
             plan.sort()
         return plan
+
+    def _drain(self) -> int:
+        """Throw away what waits on the sockets. A raw socket is sent a copy of every echo
+        reply on the host, so while this process was busy elsewhere (writing a batch's results,
+        a rollup fold) the other workers' replies filled its buffer; left there, they would
+        crowd out this batch's own replies (dropped by the kernel: false loss). Returns how
+        many were dropped."""
+        dropped = 0
+        for fam in self._families.values():
+            recv = fam.sock.recv
+            while True:
+                try:
+                    recv(RECV_BYTES)
+                except (BlockingIOError, InterruptedError):
+                    break
+                dropped += 1
+        return dropped
 
     def _receive(
         self,

@@ -350,6 +350,18 @@ def test_a_refused_send_is_that_probes_error_and_a_full_buffer_only_a_delay():
     assert all((r.sent, r.received, r.error) == (2, 2, "") for r in results.values())
 
 
+def test_replies_left_on_the_socket_by_others_do_not_crowd_out_a_batchs_own():
+    """A raw socket gets every echo reply on the host: a worker busy elsewhere comes back to a
+    buffer full of the other workers' replies. Its next batch must not lose its own to that."""
+    engine, other = Engine(), Engine()
+    engine.run([Probe(key="warm", host="127.0.0.1", count=1)])
+    sock = engine._families[socket.AF_INET].sock
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)  # ~40 replies of room
+    other.run([Probe(key=i, host=f"127.0.4.{i % 250 + 1}", count=1) for i in range(400)])
+    results = engine.run([Probe(key=i, host=f"127.0.5.{i + 1}", count=1) for i in range(10)])
+    assert [r.received for r in results.values()] == [1] * 10
+
+
 def test_a_reply_read_after_its_timeout_is_lost():
     """Loopback answers within the send itself, but the reply is read after it: with a timeout
     shorter than any send takes, every reply is past its deadline when read."""
