@@ -18,6 +18,7 @@ minute's `folded` flag changes in the transaction that adds it to its hour and d
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -194,6 +195,8 @@ def fold(
     now: datetime | None = None,
     monitor_ids: Iterable[int] | None = None,
     chunk: int = 0,
+    budget: float | None = None,
+    duty: float | None = None,
 ) -> int:
     """Roll the minute rows not yet in their hour and day rows into them: the minutes that
     began before `through` (by default, those that ended FOLD_GRACE_SECONDS ago or more, so a
@@ -203,14 +206,21 @@ def fold(
     fold, or a batch adding a late result, leaves them to whoever holds them), marked folded
     and added up per monitor and hour or day, and those rows merged like a batch's. A
     monitor's minutes come together (ordered by monitor), so its hour row is written once per
-    fold, not once per check: that is what folding saves."""
+    fold, not once per check: that is what folding saves.
+
+    `budget`: stop after the chunk that passes this many seconds (the next fold goes on where
+    this one stopped). `duty`: rest after each chunk so that folding takes at most this share
+    of the time; the scheduled fold uses both, so that it never holds a worker and a core
+    long enough to make checks late (a fold of 100,000 monitors' five minutes is ~35 s of
+    CPU)."""
     if through is None:
-        grace = settings.MONITOR_ROLLUP_FOLD_GRACE_SECONDS
-        through = (now or timezone.now()) - timedelta(seconds=Period.MINUTE + grace)
+        through = fold_cutoff(now)
     chunk = chunk or settings.MONITOR_ROLLUP_FOLD_CHUNK
     skip_locked = connection.features.has_select_for_update_skip_locked
     folded = 0
+    started = time.monotonic()
     while True:
+        chunk_started = time.monotonic()
         with transaction.atomic():
             todo = Rollup.objects.filter(period=Period.MINUTE, folded=False, start__lt=through)
             if monitor_ids is not None:
@@ -229,8 +239,23 @@ def fold(
             )
             merge(coarser(minutes))
             folded += len(rows)
-        if len(rows) < chunk:
+        now_ = time.monotonic()
+        if len(rows) < chunk or (budget is not None and now_ - started >= budget):
             return folded
+        if duty:
+            time.sleep((now_ - chunk_started) * (1 - duty) / duty)
+
+
+def fold_cutoff(now: datetime | None = None) -> datetime:
+    """Minutes that began before this have ended at least FOLD_GRACE_SECONDS ago."""
+    grace = settings.MONITOR_ROLLUP_FOLD_GRACE_SECONDS
+    return (now or timezone.now()) - timedelta(seconds=Period.MINUTE + grace)
+
+
+def unfolded_before(through: datetime | None = None) -> int:
+    """How many ended minutes wait to be folded (0 when the fold keeps up)."""
+    through = through or fold_cutoff()
+    return Rollup.objects.filter(period=Period.MINUTE, folded=False, start__lt=through).count()
 
 
 def with_unfolded(period: int) -> Q:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+
 from monitors import checks, incidents, notify, retention, rollups
 from monitors.models import Location
+
+logger = logging.getLogger(__name__)
 
 
 def run_checks(location_id: int, batch: list[tuple[int, str, int]]) -> int:
@@ -26,8 +31,19 @@ def maintain() -> dict[str, int]:
 
 
 def fold() -> int:
-    """Every few minutes: roll closed minutes into their hour and day rollups."""
-    return rollups.fold()
+    """Every few minutes: roll closed minutes into their hour and day rollups, paced (see
+    rollups.fold) and done well within the task's time limit; what is left waits for the
+    next fold (the views add unfolded minutes themselves)."""
+    budget = min(settings.Q_CLUSTER["timeout"] * 0.8, settings.MONITOR_ROLLUP_FOLD_MINUTES * 48)
+    folded = rollups.fold(budget=budget, duty=settings.MONITOR_ROLLUP_FOLD_DUTY)
+    if left := rollups.unfolded_before():
+        logger.warning(
+            "The rollup fold ran out of its %.0f s with %d ended minutes left: folding falls "
+            "behind (raise MONITOR_ROLLUP_FOLD_DUTY or Q_TIMEOUT, or add workers)",
+            budget,
+            left,
+        )
+    return folded
 
 
 def prune() -> dict[str, Any]:

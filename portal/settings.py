@@ -327,6 +327,9 @@ MONITOR_ROLLUP_FOLD_MINUTES = env.int("MONITOR_ROLLUP_FOLD_MINUTES", default=5)
 # A minute is folded once it ended this long ago (a later result for it is added directly).
 MONITOR_ROLLUP_FOLD_GRACE_SECONDS = env.int("MONITOR_ROLLUP_FOLD_GRACE_SECONDS", default=30)
 MONITOR_ROLLUP_FOLD_CHUNK = env.int("MONITOR_ROLLUP_FOLD_CHUNK", default=5000)
+# The scheduled fold rests between chunks so that it takes at most this share of a worker's
+# time: spread over the interval, it leaves the cores to the checks.
+MONITOR_ROLLUP_FOLD_DUTY = env.float("MONITOR_ROLLUP_FOLD_DUTY", default=0.5)
 
 # --- Jobs (django-q2) ---------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

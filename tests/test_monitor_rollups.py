@@ -426,3 +426,24 @@ def test_hour_and_day_views_read_the_same_before_and_after_the_fold(world: World
     assert before == after
     charts = after[0]
     assert sum(p.checks for p in charts["7d"]) == sum(p.checks for p in charts["1y"]) == 6
+
+
+def test_a_fold_out_of_budget_stops_after_a_chunk_and_the_next_goes_on(world: World):
+    m = hand_made(world, "u" * 12, start=T0 + timedelta(days=1))
+    Rollup.objects.filter(monitor=m).exclude(period=Period.MINUTE).delete()
+    Rollup.objects.filter(monitor=m).update(folded=False)
+    through = T0 + timedelta(days=2)
+    assert rollups.fold(through=through, chunk=5, budget=0) == 5
+    assert rollups.fold(through=through, chunk=5, budget=0, duty=0.9) == 5
+    assert rollups.fold(through=through, chunk=5) == 2
+    assert Rollup.objects.get(monitor=m, period=Period.DAY).checks == 12
+
+
+def test_the_scheduled_fold_folds_what_has_ended(world: World, settings):
+    from monitors import tasks
+
+    m = hand_made(world, "uu", start=timezone.now() - timedelta(hours=2))
+    Rollup.objects.filter(monitor=m).exclude(period=Period.MINUTE).delete()
+    Rollup.objects.filter(monitor=m).update(folded=False)
+    assert tasks.fold() == 2
+    assert Rollup.objects.get(monitor=m, period=Period.DAY).checks == 2
