@@ -329,7 +329,7 @@ MONITOR_ROLLUP_FOLD_GRACE_SECONDS = env.int("MONITOR_ROLLUP_FOLD_GRACE_SECONDS",
 MONITOR_ROLLUP_FOLD_CHUNK = env.int("MONITOR_ROLLUP_FOLD_CHUNK", default=5000)
 # The scheduled fold rests between chunks so that it takes at most this share of a worker's
 # time: spread over the interval, it leaves the cores to the checks.
-MONITOR_ROLLUP_FOLD_DUTY = env.float("MONITOR_ROLLUP_FOLD_DUTY", default=0.7)
+MONITOR_ROLLUP_FOLD_DUTY = env.float("MONITOR_ROLLUP_FOLD_DUTY", default=0.5)
 
 # --- Jobs (django-q2) ---------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
