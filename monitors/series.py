@@ -227,7 +227,7 @@ def _rollup_points(monitor: Monitor, rng: Range, start: datetime, end: datetime)
     # The (monitor, period, start) unique index, and for hours and days the few minutes not
     # folded into them yet (rollups.with_unfolded), in the same query. Histograms only where a
     # merge may need them: those minutes, and the rows they may fall in (the last day's).
-    recent = rollups.period_start(timezone.now() - timedelta(days=1), rng.period)
+    recent = rollups.period_start(end - timedelta(days=1), rng.period)
     rows = list(
         Rollup.objects.filter(
             rollups.with_unfolded(rng.period),
