@@ -197,6 +197,7 @@ def fold(
     chunk: int = 0,
     budget: float | None = None,
     duty: float | None = None,
+    start_at: int = 0,
 ) -> int:
     """Roll the minute rows not yet in their hour and day rows into them: the minutes that
     began before `through` (by default, those that ended FOLD_GRACE_SECONDS ago or more, so a
@@ -212,50 +213,55 @@ def fold(
     this one stopped). `duty`: rest after each chunk so that folding takes at most this share
     of the time; the scheduled fold uses both, so that it never holds a worker and a core
     long enough to make checks late (a fold of 100,000 monitors' five minutes is ~35 s of
-    CPU)."""
+    CPU). `start_at`: the monitor id to begin with (the scheduled fold picks one at random)."""
     if through is None:
         through = fold_cutoff(now)
     chunk = chunk or settings.MONITOR_ROLLUP_FOLD_CHUNK
     skip_locked = connection.features.has_select_for_update_skip_locked
     folded = 0
     started = time.monotonic()
-    after: Q | None = None  # past the last chunk's last (monitor, start)
-    while True:
-        chunk_started = time.monotonic()
-        with transaction.atomic():
-            # Only minutes are ever unfolded, so no period condition: with one, a planner with
-            # stale statistics took the (period, start) index and sorted every minute row.
-            todo = Rollup.objects.filter(folded=False, start__lt=through)
-            if monitor_ids is not None:
-                todo = todo.filter(monitor_id__in=list(monitor_ids))
-            if after is not None:
-                # Each chunk starts where the last ended: the index still holds the entries of
-                # the rows just folded until a vacuum, and starting over would walk them all
-                # again (at 100,000 monitors that made the fold's queries quadratic).
-                todo = todo.filter(after)
-            rows = list(
-                todo.select_for_update(skip_locked=skip_locked)
-                .order_by("monitor_id", "start")
-                .values_list("pk", *KEY_FIELDS, *UPDATED_FIELDS)[:chunk]
-            )
-            if not rows:
-                return folded
-            Rollup.objects.filter(pk__in=[row[0] for row in rows]).update(folded=True)
-            minutes = (
-                (row[1:4], Delta.of_row(dict(zip(UPDATED_FIELDS, row[4:], strict=True))))
-                for row in rows
-            )
-            merge(coarser(minutes))
-            folded += len(rows)
+    # From `start_at` up, then the monitors below it: a fold that runs out of budget leaves
+    # different monitors for the next one, instead of always the highest ids.
+    passes = [Q(monitor_id__gte=start_at)] + ([Q(monitor_id__lt=start_at)] if start_at else [])
+    for scope in passes:
+        after = scope  # then: past the last chunk's last (monitor, start)
+        while True:
+            chunk_started = time.monotonic()
+            with transaction.atomic():
+                # Only minutes are ever unfolded, so no period condition: with one, a planner
+                # with stale statistics took the (period, start) index and sorted every minute.
+                todo = Rollup.objects.filter(after, folded=False, start__lt=through)
+                if monitor_ids is not None:
+                    todo = todo.filter(monitor_id__in=list(monitor_ids))
+                rows = list(
+                    todo.select_for_update(skip_locked=skip_locked)
+                    .order_by("monitor_id", "start")
+                    .values_list("pk", *KEY_FIELDS, *UPDATED_FIELDS)[:chunk]
+                )
+                if not rows:
+                    break
+                Rollup.objects.filter(pk__in=[row[0] for row in rows]).update(folded=True)
+                minutes = (
+                    (row[1:4], Delta.of_row(dict(zip(UPDATED_FIELDS, row[4:], strict=True))))
+                    for row in rows
+                )
+                merge(coarser(minutes))
+                folded += len(rows)
+            # Each chunk starts where the last ended: the index still holds the entries of the
+            # rows just folded until a vacuum, and starting over would walk them all again (at
+            # 100,000 monitors that made the fold's queries quadratic).
             last_monitor, last_start = rows[-1][1], rows[-1][3]
-            after = Q(monitor_id__gt=last_monitor) | Q(
-                monitor_id=last_monitor, start__gt=last_start
+            after = scope & (
+                Q(monitor_id__gt=last_monitor) | Q(monitor_id=last_monitor, start__gt=last_start)
             )
-        now_ = time.monotonic()
-        if len(rows) < chunk or (budget is not None and now_ - started >= budget):
-            return folded
-        if duty:
-            time.sleep((now_ - chunk_started) * (1 - duty) / duty)
+            now_ = time.monotonic()
+            if budget is not None and now_ - started >= budget:
+                return folded
+            if len(rows) < chunk:
+                break
+            if duty:
+                time.sleep((now_ - chunk_started) * (1 - duty) / duty)
+    return folded
 
 
 def fold_cutoff(now: datetime | None = None) -> datetime:

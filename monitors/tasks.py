@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import random
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 
 from monitors import checks, incidents, notify, retention, rollups
-from monitors.models import Location
+from monitors.models import Location, Monitor
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,10 @@ def fold() -> int:
     rollups.fold) and done well within the task's time limit; what is left waits for the
     next fold (the views add unfolded minutes themselves)."""
     budget = min(settings.Q_CLUSTER["timeout"] * 0.8, settings.MONITOR_ROLLUP_FOLD_MINUTES * 48)
-    folded = rollups.fold(budget=budget, duty=settings.MONITOR_ROLLUP_FOLD_DUTY)
+    # Begin at a random monitor: when a fold runs out of budget, the next leaves others.
+    highest = Monitor.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    start_at = random.randint(0, highest)  # noqa: S311 (spreading work, not security)
+    folded = rollups.fold(budget=budget, duty=settings.MONITOR_ROLLUP_FOLD_DUTY, start_at=start_at)
     if left := rollups.unfolded_before():
         logger.warning(
             "The rollup fold ran out of its %.0f s with %d ended minutes left: folding falls "

@@ -447,3 +447,19 @@ def test_the_scheduled_fold_folds_what_has_ended(world: World, settings):
     Rollup.objects.filter(monitor=m).update(folded=False)
     assert tasks.fold() == 2
     assert Rollup.objects.get(monitor=m, period=Period.DAY).checks == 2
+
+
+def test_a_fold_from_any_monitor_folds_them_all_and_one_out_of_budget_leaves_the_lowest(
+    world: World,
+):
+    ms = [hand_made(world, "uu", start=T0 + timedelta(days=1)) for _ in range(4)]
+    Rollup.objects.filter(monitor__in=ms).exclude(period=Period.MINUTE).delete()
+    Rollup.objects.filter(monitor__in=ms).update(folded=False)
+    through = T0 + timedelta(days=2)
+    # Out of budget after one chunk that began at the third monitor: the first two wait.
+    assert rollups.fold(through=through, chunk=3, budget=0, start_at=ms[2].pk) == 3
+    waiting = Rollup.objects.filter(monitor__in=ms, folded=False)
+    assert set(waiting.values_list("monitor_id", flat=True)) == {ms[0].pk, ms[1].pk, ms[3].pk}
+    assert rollups.fold(through=through, chunk=3, start_at=ms[2].pk) == 5
+    for m in ms:
+        assert Rollup.objects.get(monitor=m, period=Period.DAY).checks == 2
