@@ -176,11 +176,14 @@ def absorb(results: Iterable[CheckResult], monitors: dict[int, Monitor]) -> int:
     return written
 
 
-def coarser(minutes: Iterable[tuple[Key, Delta]]) -> dict[Key, Delta]:
-    """Minute deltas added up by the hour and the day they fall in."""
+def coarser(
+    minutes: Iterable[tuple[Key, Delta]], periods: Iterable[int] = (Period.HOUR, Period.DAY)
+) -> dict[Key, Delta]:
+    """Minute deltas added up by the hour and the day (or `periods`) they fall in."""
+    periods = tuple(periods)
     out: dict[Key, Delta] = {}
     for (monitor_id, _period, start), delta in minutes:
-        for period in (Period.HOUR, Period.DAY):
+        for period in periods:
             key = (monitor_id, period, period_start(start, period))
             target = out.get(key)
             if target is None:
@@ -218,6 +221,7 @@ def fold(
         through = fold_cutoff(now)
     chunk = chunk or settings.MONITOR_ROLLUP_FOLD_CHUNK
     skip_locked = connection.features.has_select_for_update_skip_locked
+    only = None if monitor_ids is None else list(monitor_ids)
     folded = 0
     started = time.monotonic()
     # From `start_at` up, then the monitors below it: a fold that runs out of budget leaves
@@ -231,8 +235,8 @@ def fold(
                 # Only minutes are ever unfolded, so no period condition: with one, a planner
                 # with stale statistics took the (period, start) index and sorted every minute.
                 todo = Rollup.objects.filter(after, folded=False, start__lt=through)
-                if monitor_ids is not None:
-                    todo = todo.filter(monitor_id__in=list(monitor_ids))
+                if only is not None:
+                    todo = todo.filter(monitor_id__in=only)
                 rows = list(
                     todo.select_for_update(skip_locked=skip_locked)
                     .order_by("monitor_id", "start")
@@ -343,9 +347,14 @@ def merge(deltas: dict[Key, Delta]) -> tuple[int, dict[Key, Delta]]:
     return len(done) + len(rows), late
 
 
+def blank_row(**values: Any) -> SimpleNamespace:
+    """A rollup row's values as the model's defaults (an empty period), then `values`."""
+    return SimpleNamespace(**{f.name: f.get_default() for f in UPDATED}, **values)
+
+
 def new_row(delta: Delta) -> list:
     """The values of a rollup row that holds only `delta`."""
-    row = SimpleNamespace(**{f.name: f.get_default() for f in UPDATED})
+    row = blank_row()
     delta.apply(row)
     return [getattr(row, name) for name in UPDATED_FIELDS]
 

@@ -8,7 +8,6 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
-from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import Case, JSONField, Q, Value, When
@@ -276,15 +275,18 @@ def _with_minutes_merged(rows: list[dict[str, Any]], period: int) -> list[dict[s
     if not minutes:
         return rows
     by_start = {row["start"]: row for row in rows if row["period"] == period}
-    pending: dict[datetime, rollups.Delta] = {}
-    for row in minutes:
-        delta = rollups.Delta.of_row({**row, "histogram": row["merge_histogram"]})
-        pending.setdefault(rollups.period_start(row["start"], period), rollups.Delta()).merge(delta)
-    for at, delta in pending.items():
-        base = by_start.get(at)
-        row = SimpleNamespace(
-            **{f.name: f.get_default() for f in rollups.UPDATED}, start=at, period=period
+    # One monitor's rows: its id does not matter to the grouping.
+    minute_deltas = (
+        (
+            (0, Period.MINUTE, row["start"]),
+            rollups.Delta.of_row({**row, "histogram": row["merge_histogram"]}),
         )
+        for row in minutes
+    )
+    pending = rollups.coarser(minute_deltas, (period,))
+    for (_monitor, _period, at), delta in pending.items():
+        base = by_start.get(at)
+        row = rollups.blank_row(start=at, period=period)
         if base is not None:
             for name in ROLLUP_FIELDS:
                 setattr(row, name, base[name])
