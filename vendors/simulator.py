@@ -147,13 +147,8 @@ class Handler(BaseHTTPRequestHandler):
         scope: str = "",
     ) -> None:
         payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        # Logged before answering: a client that has its answer may read /_sim/log at once (from
+        # another of the server's threads), and must find this request there.
         if vendor:
             with self.state.lock:
                 self.state.log.append(
@@ -166,6 +161,13 @@ class Handler(BaseHTTPRequestHandler):
                         "status": status,
                     }
                 )
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
 
     def _faulty(self, vendor: str, scopes: list[str]) -> bool:
         """Apply a switched-on fault; True when it already answered."""
