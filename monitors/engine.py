@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import ctypes
 import gc
 import os
 import random
@@ -121,6 +122,31 @@ def _only_echo_replies(sock: socket.socket) -> None:
         sock.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("I", blocked))
 
 
+SO_ATTACH_FILTER = 26  # <asm-generic/socket.h>
+_BPF = struct.Struct("HBBI")  # struct sock_filter: code, jt, jf, k
+
+
+def _identifier_filter(v6: bool, low: int, high: int) -> bytes:
+    """A classic BPF program that keeps echo replies whose identifier is within [low, high]
+    and drops the rest in the kernel (the way iputils' ping keeps its own). A raw IPv4
+    socket's packets begin with the IP header (its length from the first byte, BPF's MSH);
+    an ICMPv6 raw socket's with the ICMP header."""
+    load = (
+        [_BPF.pack(0xB1, 0, 0, 0), _BPF.pack(0x48, 0, 0, 4)]  # X = IP header length; A = id
+        if not v6
+        else [_BPF.pack(0x28, 0, 0, 4)]  # A = id
+    )
+    return b"".join(
+        [
+            *load,
+            _BPF.pack(0x35, 0, 2, low),  # A >= low: go on, else drop
+            _BPF.pack(0x25, 1, 0, high),  # A > high: drop
+            _BPF.pack(0x06, 0, 0, 0xFFFFFFFF),  # keep the packet
+            _BPF.pack(0x06, 0, 0, 0),  # drop it
+        ]
+    )
+
+
 class _Family:
     """One socket (IPv4 or IPv6) and how to read and write echoes on it."""
 
@@ -138,6 +164,24 @@ class _Family:
         self.raw = privileged
         # Unprivileged sockets get their identifier from the kernel (it rewrites it).
         self.kernel_id = None if privileged else self.sock.getsockname()[1]
+        self._kept: tuple[int, int] | None = None  # identifiers the socket's filter keeps
+
+    def keep_only(self, low: int, high: int) -> None:
+        """Have the kernel keep only echo replies with identifiers in [low, high] (a raw
+        socket is sent every echo reply on the host: with several workers, most of what it
+        read was the others' and woke it for nothing). An unprivileged socket needs none:
+        the kernel gives it its own replies only. Where the filter cannot be attached,
+        parsing still drops what is not ours."""
+        if not self.raw or self._kept == (low, high):
+            return
+        program = _identifier_filter(self.v6, low, high)
+        instructions = ctypes.create_string_buffer(program)
+        fprog = struct.pack("HL", len(program) // _BPF.size, ctypes.addressof(instructions))
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        except OSError:
+            return
+        self._kept = (low, high)
 
     def packet(
         self, identifier: int, sequence: int, payload: bytes, payload_sum: int | None = None
@@ -331,9 +375,10 @@ class Engine:
                 pending.update(zip(keys[position:p], range(position, p), strict=True))
                 outstanding += p - position
                 position = p
-            # 2. read every reply that is waiting
-            if pending:
-                outstanding -= self._receive(pending, sent_at, got_at, timeout_of)
+            # 2. read every reply that is waiting, even with none of ours in flight: a reply
+            # left unread (a late one of an earlier batch) would keep select() returning at
+            # once, and the wait for a batch's first slot would spin a core
+            outstanding -= self._receive(pending, sent_at, got_at, timeout_of)
             # 3. settle the echoes whose time is up (their replies stay missing: lost)
             now = monotonic()
             earliest = None
@@ -431,6 +476,13 @@ class Engine:
                 timeout_of.append(timeout)
                 sendtos.append(sendto)
                 addresses.append(target)
+        # The socket keeps this batch's identifiers only (one, or two after a rollover; all
+        # of them when the rollover wrapped around to 1).
+        low, high = self._identifier, identifier
+        if high < low:
+            low, high = 1, 0xFFFF
+        for fam in families.values():
+            fam.keep_only(low, high)
         self._identifier, self._sequence = identifier, sequence
         if not in_order:
             plan.sort()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import select
 import socket
 import threading
 from datetime import timedelta
@@ -602,3 +603,37 @@ def test_insert_rows_writes_plain_values_and_handles_conflicts(world: World):
         120.0,
     )
     assert Rollup.objects.filter(monitor=m).count() == 1
+
+
+def test_a_raw_socket_keeps_only_its_own_engines_replies():
+    """Raw sockets are sent every echo reply on the host; each engine's kernel filter keeps
+    its own identifiers, so another worker's batch never wakes (or fills) this one's socket."""
+    engine, other = Engine(), Engine()
+    engine.run([Probe(key="warm", host="127.0.0.1", count=1)])
+    other._identifier = engine._identifier % 0xFFFF + 100  # certainly not engine's
+    other.run([Probe(key=i, host=f"127.0.6.{i % 250 + 1}", count=1) for i in range(300)])
+    assert engine._drain() == 0
+    # Its own replies still come through, the identifier rollover included.
+    engine._sequence = 0xFFFE
+    results = engine.run([Probe(key=i, host=f"127.0.7.{i + 1}", count=1) for i in range(4)])
+    assert sum(r.received for r in results.values()) == 4
+
+
+def test_waiting_for_a_slot_with_a_stray_reply_on_the_socket_does_not_spin(monkeypatch):
+    """A reply nobody waits for (a late one of an earlier batch) is read and dropped while a
+    batch waits for its first slot; left on the socket it kept select() returning at once."""
+    import time
+
+    engine = Engine()
+    engine.run([Probe(key="warm", host="127.0.0.1", count=1)])
+    family = engine._families[socket.AF_INET]
+    stray = family.packet(engine._identifier, (engine._sequence + 500) % 0xFFFF, b"x" * 8)
+    # It arrives while the batch waits (the batch drains its socket when it begins).
+    threading.Timer(0.05, family.sock.sendto, (stray, ("127.0.0.1", 0))).start()
+    calls = []
+    real_select = select.select
+    monkeypatch.setattr(select, "select", lambda *args: calls.append(1) or real_select(*args))
+    later = Probe(key="later", host="127.0.0.2", count=1, not_before=time.time() + 0.2)
+    assert engine.run([later])["later"].received == 1
+    # ~0.2 s of waiting in steps of at most 5 ms: some tens of calls, not thousands.
+    assert len(calls) < 150, len(calls)
