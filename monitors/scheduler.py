@@ -96,6 +96,11 @@ def dispatch(claims: list[Claim]) -> int:
                 batch,
                 cluster=cluster,
                 task_name=f"checks:{location_id}:{batch[0][1]}",
+                # A batch's results are its checks' rows; django-q2 keeping each successful
+                # batch too (its arguments pickled) cost its monitor process a core's seventh
+                # at 100,000 monitors, mostly unpickling the kept ones to prune them. Failures
+                # are still kept.
+                save=False,
             )
             queued += 1
     return queued
