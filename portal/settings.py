@@ -143,6 +143,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend whose health check skips its round trip on a busy connection whose
+        # socket shows nothing wrong (portal/postgres/base.py says when that is safe).
+        DATABASES["default"]["ENGINE"] = "portal.postgres"
+# A connection used less than this long ago, with nothing waiting on its socket, is not sent
+# CONN_HEALTH_CHECKS' `SELECT 1` before a request's first query (portal.postgres). 0: always.
+CONN_HEALTH_CHECK_RECENT_SECONDS = env.float("CONN_HEALTH_CHECK_RECENT_SECONDS", default=1.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth ---------------------------------------------------------------------------------
