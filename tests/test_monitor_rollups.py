@@ -449,6 +449,41 @@ def test_the_scheduled_fold_folds_what_has_ended(world: World, settings):
     assert Rollup.objects.get(monitor=m, period=Period.DAY).checks == 2
 
 
+def test_the_scheduled_fold_warns_when_it_leaves_its_own_minutes_not_newer_ones(
+    world: World, settings, monkeypatch, caplog
+):
+    """Minutes that end while a fold runs are the next fold's: only what was due when it
+    began and is still left means folding falls behind."""
+    from monitors import tasks
+
+    now = timezone.now()
+    m = Monitor.objects.create(
+        customer=world.c1, name="w", hostname="127.0.0.1", check_interval_seconds=60
+    )
+    for due in (
+        now - timedelta(minutes=10),
+        now - timedelta(minutes=9),
+        now - timedelta(seconds=20),
+    ):
+        run_batch(Location.default(), [(m.pk, due, 0)], UP)
+    times = [now, now + timedelta(minutes=3)]  # the fold took three minutes
+
+    def clock() -> datetime:
+        return times.pop(0) if len(times) > 1 else times[0]
+
+    monkeypatch.setattr(rollups, "timezone", SimpleNamespace(now=clock))
+    with caplog.at_level("WARNING", logger="monitors.tasks"):
+        assert tasks.fold() == 2  # the third minute had not ended when it began
+    assert not caplog.records
+    # Out of its budget (none, here) after a chunk of one: what it left was its own.
+    settings.MONITOR_ROLLUP_FOLD_MINUTES, settings.MONITOR_ROLLUP_FOLD_CHUNK = 0, 1
+    Rollup.objects.filter(monitor=m).exclude(period=Period.MINUTE).delete()
+    Rollup.objects.filter(monitor=m).update(folded=False)
+    with caplog.at_level("WARNING", logger="monitors.tasks"):
+        assert tasks.fold() == 1
+    assert "ran out of its 0 s with 2 ended minutes left" in caplog.text
+
+
 def test_a_fold_from_any_monitor_folds_them_all_and_one_out_of_budget_leaves_the_lowest(
     world: World,
 ):
