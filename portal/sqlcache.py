@@ -17,7 +17,7 @@ no prefetch_related, and values() rows, which is what this returns.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,30 +76,47 @@ def compiled(key: Hashable, build: Callable[[], QuerySet]) -> Compiled:
     return entry
 
 
-def dicts(key: Hashable, build: Callable[[], QuerySet]) -> list[dict[str, Any]]:
+def dicts(key: Hashable, build: Callable[[], QuerySet], **options: Any) -> list[dict[str, Any]]:
     """The rows `build()` (a values() queryset) gives, as values() gives them; compiled once
-    per key."""
+    per key. `options`: see `execute`."""
     entry = compiled(key, build)
-    return [dict(zip(entry.names, row, strict=True)) for row in execute(entry)]
+    return [dict(zip(entry.names, row, strict=True)) for row in execute(entry, **options)]
 
 
-def execute(entry: Compiled) -> list[list[Any]]:
-    """Run it: the rows as lists of converted values, in the order of `entry.names`."""
+def execute(
+    entry: Compiled,
+    loaders: Mapping[str, type] | None = None,
+    converters: Mapping[str, Callable[[Any, Any, Any], Any]] | None = None,
+) -> list[list[Any]]:
+    """Run it: the rows as lists of converted values, in the order of `entry.names`.
+    `loaders`: psycopg loaders by PostgreSQL type name, for this query only (PostgreSQL).
+    `converters`: by column name, used instead of Django's for that column (called as
+    Django's are, with the value, the column and the connection)."""
     if entry.empty:
         return []
     connection = connections[entry.using]
     with connection.cursor() as cursor:
+        for type_name, loader in (loaders or {}).items():
+            cursor.cursor.adapters.register_loader(type_name, loader)
         cursor.execute(entry.sql, entry.params)
         fetched = cursor.fetchall()
-    converters = entry.converters.get(entry.using)
-    if converters is None:
-        converters = entry.converters[entry.using] = _converters(entry, connection)
+    found = entry.converters.get(entry.using)
+    if found is None:
+        found = entry.converters[entry.using] = _converters(entry, connection)
+    if converters:
+        django_own = {position: use for position, use, _ in found}
+        found = []  # a new list: the cached one stays Django's
+        for position, column in enumerate(entry.columns):
+            name = entry.names[position]
+            use = [converters[name]] if name in converters else django_own.get(position)
+            if use:
+                found.append((position, use, column))
     result = []
     for row in fetched:
         row = list(row)
-        for position, found, column in converters:
+        for position, use, column in found:
             value = row[position]
-            for converter in found:
+            for converter in use:
                 value = converter(value, column, connection)
             row[position] = value
         result.append(row)

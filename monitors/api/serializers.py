@@ -58,8 +58,8 @@ WRITABLE = {
 
 
 def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
+    if value is None or isinstance(value, str):  # str: already this text (api.fastload)
+        return value
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -50,13 +50,14 @@ class PagePagination(pagination.BasePagination):
         request: Any,
         fields: list[str],
         cache_key: tuple[Hashable, ...] | None = None,
+        **options: Any,
     ) -> list[dict]:
         """`paginate_queryset` as `.values(*fields)` rows, with the total counted by a window in
         the same query: one round trip instead of two. A page past the end has no row to carry
         the total, so only then is it counted apart. With `cache_key` — which must determine
         the queryset entirely, see portal.sqlcache — the page's SQL is compiled once per key,
         page and page size, and `queryset` may be a function that builds it (only when it is
-        compiled, or counted)."""
+        compiled, or counted); `options` (loaders, converters) go to `sqlcache.execute`."""
         self.read_params(request)
         start = (self.page - 1) * self.per_page
         build = queryset if callable(queryset) else lambda: queryset
@@ -72,7 +73,7 @@ class PagePagination(pagination.BasePagination):
             rows = list(page())
         else:
             key = ("page", *cache_key, tuple(fields), start, self.per_page)
-            rows = sqlcache.dicts(key, page)
+            rows = sqlcache.dicts(key, page, **options)
         self.total = rows[0]["_total"] if rows else (build().count() if start else 0)
         for row in rows:
             del row["_total"]
