@@ -24,6 +24,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -181,7 +182,11 @@ for row in sizes:
                         lost=results.filter(received=0).count(),
                         gaps=sum(results.values_list('missed_slots', flat=True)),
                         p50=pick(0.5), p99=pick(0.99), max=late[-1] if late else None)
-print(json.dumps(dict(groups=groups, rows=CheckResult.objects.count())))
+from django_q.models import Task
+folds = [dict(at=t.started.timestamp() - start, seconds=(t.stopped - t.started).total_seconds(),
+              minutes=t.result)
+         for t in Task.objects.filter(func='monitors.tasks.fold').order_by('started')]
+print(json.dumps(dict(groups=groups, rows=CheckResult.objects.count(), folds=folds)))
 """,
     )
     return json.loads(out.strip().splitlines()[-1])
@@ -239,6 +244,36 @@ def session_cpu_seconds(session_ids: set[int]) -> float:
     return total / ticks
 
 
+def services_cpu_seconds() -> float:
+    """CPU of the PostgreSQL server (the postmaster, its live processes, and what it reaped
+    from backends that exited) and of Redis: the database and broker work the checks cause,
+    which the portal's own figure leaves out. Every database's, so only a quiet machine's
+    figure is the portal's alone."""
+    processes: dict[int, tuple[int, list[int]]] = {}  # pid -> (ppid, stat fields)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() not in ("postgres", "redis-server"):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        processes[int(entry.name)] = (int(fields[1]), [int(f) for f in fields[11:15]])
+    total = 0
+    for ppid, (utime, stime, cutime, cstime) in processes.values():
+        total += utime + stime
+        if ppid not in processes:  # a server's first process: add the children it reaped
+            total += cutime + cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine was busy (every process), from /proc/stat."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def session_peak_rss(session_ids: set[int], peaks: dict[int, tuple[str, int]]) -> None:
     """Fold each live process's peak resident set (VmHWM, kB) into `peaks` (pid → (role,
     kB)): the scheduler, and the cluster's processes (its workers are the probers)."""
@@ -263,7 +298,6 @@ def run(
     workers: int,
     fast: int = 0,
     count: int = 1,
-    with_fping: bool = True,
 ) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix="bench-"))
     env = django_env(database, scratch, workers)
@@ -282,6 +316,7 @@ def run(
     sessions = {proc.pid for proc in procs}  # each started its own session
     time.sleep(max(0, start - time.time()))
     cpu_at_start = session_cpu_seconds(sessions)  # start-up (imports, migrations) excluded
+    services_at_start, busy_at_start = services_cpu_seconds(), machine_busy_seconds()
     end = start + seconds
     peaks: dict[int, tuple[str, int]] = {}
     while time.time() < end:  # sample: recycled workers take their peaks with them
@@ -289,6 +324,8 @@ def run(
         time.sleep(min(5.0, max(0.0, end - time.time())))
     session_peak_rss(sessions, peaks)
     cpu = session_cpu_seconds(sessions) - cpu_at_start
+    services = services_cpu_seconds() - services_at_start
+    busy = machine_busy_seconds() - busy_at_start
     for proc in procs:
         if proc.poll() is not None:  # died during the run: say why, the figures are void
             log = (scratch / f"{proc.args[-1]}.log").read_text()
@@ -315,6 +352,8 @@ def run(
         workers=workers,
         count=count,
         cpu_seconds=round(cpu, 1),
+        services_cpu_seconds=round(services, 1),
+        machine_busy_seconds=round(busy, 1),
         done=done,
         rows_per_second=round(figures["rows"] / seconds, 1),
         scheduler_rss_mb=round(
@@ -325,14 +364,23 @@ def run(
         ),
         meets_bar=bool(groups) and all(g["meets_bar"] for g in groups.values()),
     )
-    if with_fping:
-        # The same targets at the same periods for the same time, with no database: what
-        # the probing alone costs a C prober.
-        figures["fping_cpu_seconds"] = round(
-            fping_cpu_seconds([(monitors, interval, 0), (fast, FAST_INTERVAL, monitors)], seconds),
-            1,
-        )
     return figures
+
+
+def compare_with_fping(f: dict, monitors: int, interval: int, fast: int) -> None:
+    """Debian's fping over the same targets at the same periods for the same time, with no
+    database: what the probing alone costs a C prober; printed with the ratio."""
+    if not shutil.which("fping"):
+        sys.exit("fping is not installed (apt-get install fping), or pass --no-fping")
+    groups = [(monitors, interval, 0), (fast, FAST_INTERVAL, monitors)]
+    fping = round(fping_cpu_seconds(groups, f["seconds"]), 1)
+    with_services = f["cpu_seconds"] + f["services_cpu_seconds"]
+    print(
+        f"  fping -l over the same targets and time: CPU {fping} s; the portal (probing,"
+        f" scheduling, writing results and rollups) uses {f['cpu_seconds'] / max(0.1, fping):.1f}"
+        f" x that, {with_services / max(0.1, fping):.1f} x with PostgreSQL and Redis",
+        flush=True,
+    )
 
 
 def show(f: dict) -> None:
@@ -356,13 +404,21 @@ def show(f: dict) -> None:
             f"{'meets' if g['meets_bar'] else 'misses'}",
             flush=True,
         )
-    if "fping_cpu_seconds" in f:
-        ratio = f["cpu_seconds"] / max(0.1, f["fping_cpu_seconds"])
+    for fold in f["folds"]:
         print(
-            f"  fping -l over the same targets and time: CPU {f['fping_cpu_seconds']} s; the "
-            f"portal (probing, scheduling, writing results and rollups) uses {ratio:.1f} x that",
+            f"  rollup fold at {fold['at']:.0f} s: {fold['minutes']} minutes in"
+            f" {fold['seconds']:.1f} s",
             flush=True,
         )
+    with_services = f["cpu_seconds"] + f["services_cpu_seconds"]
+    print(
+        f"  PostgreSQL and Redis meanwhile: CPU {f['services_cpu_seconds']} s (every database's);"
+        f" portal and both: {with_services:.1f} s"
+        f" ({1000 * with_services / max(1, f['done']):.2f} s per 1,000 checks); the whole"
+        f" machine was busy {f['machine_busy_seconds']} CPU s of"
+        f" {os.cpu_count() * f['seconds']} ({os.cpu_count()} cores)",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -385,14 +441,16 @@ def main() -> None:
         help="Double the monitors (2-minute runs) until the bar is missed.",
     )
     args = parser.parse_args()
-    options = dict(fast=args.fast, count=args.count, with_fping=not args.no_fping)
+    options = dict(fast=args.fast, count=args.count)
     if not args.ramp:
-        show(
-            run(args.database, args.monitors, args.interval, args.seconds, args.workers, **options)
+        figures = run(
+            args.database, args.monitors, args.interval, args.seconds, args.workers, **options
         )
+        show(figures)  # before fping's run: a failure there loses nothing measured
+        if not args.no_fping:
+            compare_with_fping(figures, args.monitors, args.interval, args.fast)
         return
     best, count = None, args.monitors
-    options["with_fping"] = False
     while True:
         figures = run(args.database, count, args.interval, 120, args.workers, **options)
         show(figures)
