@@ -2,15 +2,19 @@
 """Benchmark (not a test): the API under load, served as in production.
 
     .venv/bin/python bench/api_load.py                       # 30 s per URL, 64 connections
-    .venv/bin/python bench/api_load.py --seconds 10 --workers 4
+    .venv/bin/python bench/api_load.py --seconds 10 --workers 4 --rounds 5
 
 It makes a scratch PostgreSQL database `bench_api` (200 monitors of 20 customers, 20 finished
 ping jobs with their replies, a read-only API key), starts gunicorn with the production
-settings (DEBUG off, whitenoise, `--workers`), and runs Debian's `wrk` against three URLs in
-turn: `GET /api/icmp-monitors?perPage=50`, the Meraki-dialect ping GET
+settings (DEBUG off, whitenoise, `--workers` sync workers as README's production command, or
+gthread workers with `--threads`), and runs Debian's `wrk` against three URLs:
+`GET /api/icmp-monitors?perPage=50`, the Meraki-dialect ping GET
 (`/api/devices/{serial}/liveTools/ping/{pingId}`) and `/healthz` (a JSON answer with no work
-in it: the cost of the stack itself). Printed: requests per second, latency p50 / p99, errors
-(socket errors and non-2xx answers) and each URL's rate over /healthz's.
+in it: the cost of the stack itself), taking turns in `--rounds` slices of `--seconds` per URL
+in all. Printed: requests per second, latency p50 / p99 (the median slice's p50, the worst
+slice's p99), errors (socket errors and non-2xx answers), each URL's rate over /healthz's, and
+the CPU milliseconds per request of gunicorn (master and workers), of its PostgreSQL backends
+and of wrk.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -25,12 +30,14 @@ import sys
 import tempfile
 import time
 import urllib.request
+from operator import sub
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATABASE = "bench_api"
 PORT = 8765
+CPU_KEYS = ("web_cpu", "db_cpu", "wrk_cpu")
 
 
 def production_env(scratch: Path) -> dict[str, str]:
@@ -135,6 +142,35 @@ def wait_for(url: str, seconds: float = 30) -> None:
     sys.exit(f"gunicorn did not answer {url} within {seconds:g} s")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes (those that exited count 0)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def web_pids(master: int) -> list[int]:
+    """gunicorn's master and its workers."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [master, *map(int, children)]
+
+
+def backend_pids() -> list[int]:
+    """The PostgreSQL backends connected to the benchmark's database (gunicorn's)."""
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
+        rows = c.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [DATABASE]
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
 def run_wrk(url: str, key: str, seconds: int, connections: int) -> dict[str, float]:
     out = subprocess.run(
         [
@@ -159,12 +195,34 @@ def run_wrk(url: str, key: str, seconds: int, connections: int) -> dict[str, flo
 
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(done.group(1)),
+        "seconds": float(done.group(2))
+        * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[done.group(3)],
         "p50": latency("50%"),
         "p99": latency("99%"),
         "errors": (sum(int(g) for g in errors.groups()) if errors else 0)
         + (int(non_2xx.group(1)) if non_2xx else 0),
+    }
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children (each wrk run, once it has ended)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def combine(runs: list[dict[str, float]]) -> dict[str, float]:
+    """One URL's slices as one run: requests over time, the median p50, the worst p99, and
+    the CPU ms per request of gunicorn, of its PostgreSQL backends and of wrk."""
+    requests = sum(r["requests"] for r in runs)
+    return {
+        **{key: sum(r[key] for r in runs) / requests * 1000 for key in CPU_KEYS},
+        "rps": requests / sum(r["seconds"] for r in runs),
+        "p50": sorted(r["p50"] for r in runs)[len(runs) // 2],
+        "p99": max(r["p99"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
     }
 
 
@@ -173,6 +231,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="> 1: gthread workers")
+    parser.add_argument("--rounds", type=int, default=3, help="slices per URL, taking turns")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -187,6 +247,8 @@ def main() -> None:
                 f"127.0.0.1:{PORT}",
                 "--workers",
                 str(args.workers),
+                "--threads",
+                str(args.threads),
                 "--log-level",
                 "warning",
             ],
@@ -204,26 +266,44 @@ def main() -> None:
                 ),
                 "GET /healthz (baseline)": f"{base}/healthz",
             }
-            results = {}
-            for name, url in urls.items():
+            for url in urls.values():
                 check = urllib.request.Request(
                     url, headers={"Authorization": f"Bearer {ids['key']}"}
                 )
                 assert urllib.request.urlopen(check, timeout=5).status == 200, url
-                results[name] = run_wrk(url, ids["key"], args.seconds, args.connections)
+            # The URLs take turns in slices, so that a machine whose other load comes and goes
+            # weighs on each of them alike (the ratios are what is compared).
+            slices: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
+            per_slice = max(1, round(args.seconds / args.rounds))
+            for _ in range(args.rounds):
+                for name, url in urls.items():
+                    web, database = web_pids(server.pid), backend_pids()
+                    before = (cpu_seconds(web), cpu_seconds(database), children_cpu())
+                    run = run_wrk(url, ids["key"], per_slice, args.connections)
+                    # Backends that connected meanwhile count from their start.
+                    database = sorted({*database, *backend_pids()})
+                    after = (cpu_seconds(web), cpu_seconds(database), children_cpu())
+                    run.update(zip(CPU_KEYS, map(sub, after, before), strict=True))
+                    slices[name].append(run)
+            results = {name: combine(runs) for name, runs in slices.items()}
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
     baseline = results["GET /healthz (baseline)"]["rps"]
     print(
-        f"gunicorn {args.workers} workers, wrk 2 threads, {args.connections} connections, "
-        f"{args.seconds} s per URL"
+        f"gunicorn {args.workers} workers x {args.threads} threads, wrk 2 threads, "
+        f"{args.connections} connections, {per_slice * args.rounds} s per URL "
+        f"({args.rounds} turns of {per_slice} s)"
     )
-    print(f"{'URL':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'/ baseline':>10}")
+    print(
+        f"{'URL':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'/ baseline':>10}"
+        f"   CPU ms per request: {'web':>5} {'pg':>5} {'wrk':>5}"
+    )
     for name, r in results.items():
         print(
             f"{name:36} {r['rps']:9.1f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:7.0f} "
-            f"{r['rps'] / baseline:10.2f}"
+            f"{r['rps'] / baseline:10.2f}{'':22}{r['web_cpu']:5.2f} {r['db_cpu']:5.2f} "
+            f"{r['wrk_cpu']:5.2f}"
         )
 
 
