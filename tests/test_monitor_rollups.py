@@ -449,11 +449,12 @@ def test_the_scheduled_fold_folds_what_has_ended(world: World, settings):
     assert Rollup.objects.get(monitor=m, period=Period.DAY).checks == 2
 
 
-def test_the_scheduled_fold_warns_when_it_leaves_its_own_minutes_not_newer_ones(
+def test_a_scheduled_fold_out_of_budget_goes_on_in_another_task_and_warns_only_when_behind(
     world: World, settings, monkeypatch, caplog
 ):
-    """Minutes that end while a fold runs are the next fold's: only what was due when it
-    began and is still left means folding falls behind."""
+    """A fold may not outlive its task's time limit: one that stops with its minutes left
+    queues another at once (tests run it inline). Minutes that end while it runs are the next
+    fold's; only minutes that had ended by the previous fold's cutoff mean it falls behind."""
     from monitors import tasks
 
     now = timezone.now()
@@ -463,6 +464,7 @@ def test_the_scheduled_fold_warns_when_it_leaves_its_own_minutes_not_newer_ones(
     for due in (
         now - timedelta(minutes=10),
         now - timedelta(minutes=9),
+        now - timedelta(minutes=2),
         now - timedelta(seconds=20),
     ):
         run_batch(Location.default(), [(m.pk, due, 0)], UP)
@@ -472,16 +474,27 @@ def test_the_scheduled_fold_warns_when_it_leaves_its_own_minutes_not_newer_ones(
         return times.pop(0) if len(times) > 1 else times[0]
 
     monkeypatch.setattr(rollups, "timezone", SimpleNamespace(now=clock))
-    with caplog.at_level("WARNING", logger="monitors.tasks"):
-        assert tasks.fold() == 2  # the third minute had not ended when it began
-    assert not caplog.records
-    # Out of its budget (none, here) after a chunk of one: what it left was its own.
-    settings.MONITOR_ROLLUP_FOLD_MINUTES, settings.MONITOR_ROLLUP_FOLD_CHUNK = 0, 1
-    Rollup.objects.filter(monitor=m).exclude(period=Period.MINUTE).delete()
-    Rollup.objects.filter(monitor=m).update(folded=False)
+    queued = []
+    real = tasks.async_task
+    monkeypatch.setattr(tasks, "async_task", lambda *a, **kw: queued.append(a) or real(*a, **kw))
+    # Out of its budget (none) after each chunk of one minute: two more tasks finish the job.
+    settings.MONITOR_ROLLUP_FOLD_CHUNK = 1
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 0}
     with caplog.at_level("WARNING", logger="monitors.tasks"):
         assert tasks.fold() == 1
-    assert "ran out of its 0 s with 2 ended minutes left" in caplog.text
+    assert len(queued) == 2 and queued[0][0] == "monitors.tasks.fold"
+    minutes = Rollup.objects.filter(monitor=m, period=Period.MINUTE)
+    assert minutes.filter(folded=False).count() == 1  # the last had not ended when it began
+    assert Rollup.objects.get(monitor=m, period=Period.DAY).checks == 3
+    assert not caplog.records
+    # Minutes left from before the previous fold's cutoff: that is falling behind.
+    Rollup.objects.filter(monitor=m).exclude(period=Period.MINUTE).delete()
+    minutes.update(folded=False)
+    monkeypatch.setattr(tasks.rollups, "fold", lambda *a, **kw: 0)  # as if all were locked
+    with caplog.at_level("WARNING", logger="monitors.tasks"):
+        assert tasks.fold() == 0
+    assert "falls behind: 2 minutes that ended before" in caplog.text
+    assert len(queued) == 2  # folding nothing, it queues nothing more
 
 
 def test_a_fold_from_any_monitor_folds_them_all_and_one_out_of_budget_leaves_the_lowest(
