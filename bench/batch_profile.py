@@ -32,21 +32,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def setup_django(scratch: Path) -> None:
-    import psycopg
+    from bench.monitor_history import setup_django as on_new_database
 
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        c.execute(f"CREATE DATABASE {DATABASE}")
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="portal.settings",
-        VAR_DIR=str(scratch),
-        DEBUG="true",  # for the secrets' defaults; turned off below before anything runs
-        LOG_LEVEL="WARNING",
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
-    )
-    import django
-
-    django.setup()
+    on_new_database(scratch, DATABASE)
     from django.conf import settings
 
     settings.DEBUG = False  # as in production: no query log

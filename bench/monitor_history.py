@@ -31,18 +31,19 @@ sys.path.insert(0, str(ROOT))
 DATABASE = "bench_monitor_history"
 
 
-def setup_django(scratch: Path) -> None:
+def setup_django(scratch: Path, database: str = DATABASE) -> None:
+    """Django on a new, empty PostgreSQL database `database` (dropped first if it exists)."""
     import psycopg
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        c.execute(f"CREATE DATABASE {DATABASE}")
+        c.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        c.execute(f"CREATE DATABASE {database}")
     os.environ.update(
         DJANGO_SETTINGS_MODULE="portal.settings",
         VAR_DIR=str(scratch),
         DEBUG="true",
         LOG_LEVEL="WARNING",
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{database}",
     )
     import django
 
