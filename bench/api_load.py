@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from operator import sub
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,16 +141,22 @@ def wait_for(url: str, seconds: float = 30) -> None:
     sys.exit(f"gunicorn did not answer {url} within {seconds:g} s")
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of these processes (those that exited count 0)."""
-    total = 0.0
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each of these processes that is still there."""
+    found = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between the two readings by the processes alive at the second (one
+    started meanwhile counts from its start; one that ended meanwhile is not counted)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def web_pids(master: int) -> list[int]:
@@ -277,13 +282,13 @@ def main() -> None:
             per_slice = max(1, round(args.seconds / args.rounds))
             for _ in range(args.rounds):
                 for name, url in urls.items():
-                    web, database = web_pids(server.pid), backend_pids()
-                    before = (cpu_seconds(web), cpu_seconds(database), children_cpu())
+                    web = cpu_seconds(web_pids(server.pid))
+                    database = cpu_seconds(backend_pids())
+                    wrk = children_cpu()
                     run = run_wrk(url, ids["key"], per_slice, args.connections)
-                    # Backends that connected meanwhile count from their start.
-                    database = sorted({*database, *backend_pids()})
-                    after = (cpu_seconds(web), cpu_seconds(database), children_cpu())
-                    run.update(zip(CPU_KEYS, map(sub, after, before), strict=True))
+                    run["web_cpu"] = cpu_spent(web, cpu_seconds(web_pids(server.pid)))
+                    run["db_cpu"] = cpu_spent(database, cpu_seconds(backend_pids()))
+                    run["wrk_cpu"] = children_cpu() - wrk
                     slices[name].append(run)
             results = {name: combine(runs) for name, runs in slices.items()}
         finally:
