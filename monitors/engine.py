@@ -1,8 +1,9 @@
 """The check engine: many checks at once over one ICMP socket per address family.
 
 Every echo request gets its own (identifier, sequence) pair from a per-engine space, so replies
-are matched exactly even with thousands of checks in flight; a reply that belongs to nobody (or
-to another process's socket, since raw sockets see every ICMP packet) is dropped. Sends are
+are matched exactly even with thousands of checks in flight. Raw sockets are sent every echo
+reply on the host: a kernel filter on each keeps only its batch's identifiers, and a reply that
+still belongs to nobody (a late one) is read and dropped. Sends are
 paced by a sorted list of due times and the socket is read with select(), in one thread.
 
 "No reply" (loss) and "could not send" (name that does not resolve, no permission, bad address)
