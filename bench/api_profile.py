@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import api_load  # noqa: E402  (needs the path above)
+from monitors_scale import process_cpu_seconds  # noqa: E402
 
 api_load.DATABASE = "bench_api_profile"
 
@@ -58,12 +59,6 @@ def environ(path: str, key: str) -> dict[str, object]:
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
-
-
-def backend_cpu(pid: int) -> float:
-    """CPU seconds of the PostgreSQL backend `pid` (same machine)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -109,11 +104,13 @@ def main() -> None:
         database: dict[str, list[float]] = {name: [] for name in urls}
         for _ in range(args.rounds):
             for name, url in urls.items():
-                started, db_started = time.process_time(), backend_cpu(backend)
+                started, db_started = time.process_time(), process_cpu_seconds(backend)
                 for _ in range(args.requests):
                     get(url)
                 python[name].append((time.process_time() - started) / args.requests * 1000)
-                database[name].append((backend_cpu(backend) - db_started) / args.requests * 1000)
+                database[name].append(
+                    (process_cpu_seconds(backend) - db_started) / args.requests * 1000
+                )
         assert connection.connection.info.backend_pid == backend, "reconnected: figures mixed"
         print(
             f"{'URL':36} {'queries':>7} {'CPU ms':>7} {'PG ms':>6}   "

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import statistics
 import sys
@@ -28,7 +27,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATABASE = "bench_batch_profile"
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def setup_django(scratch: Path) -> None:
@@ -70,13 +68,13 @@ def load(count: int) -> list[int]:
 
 
 def backend_cpu() -> float:
+    """CPU seconds of this connection's PostgreSQL backend."""
     from django.db import connection
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    from bench.monitors_scale import process_cpu_seconds
+
+    connection.ensure_connection()
+    return process_cpu_seconds(connection.connection.info.backend_pid)
 
 
 def main() -> None:

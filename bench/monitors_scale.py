@@ -268,8 +268,16 @@ def services_cpu_seconds() -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of one live process on this machine, e.g. a PostgreSQL
+    backend, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine was busy (every process), from /proc/stat."""
+    """CPU seconds the whole machine has been busy (every core, every process), from
+    /proc/stat: set against the portal's own, it shows how much else was running."""
     fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 

@@ -68,7 +68,7 @@ from typing import Any
 
 import requests
 from api_load import production_env, recreate_database, wait_for
-from monitors_scale import session_cpu_seconds, session_processes
+from monitors_scale import machine_busy_seconds, session_cpu_seconds, session_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -815,14 +815,6 @@ def bounds(
 
 
 # --- main -----------------------------------------------------------------------------------
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has been busy (every core, every process), from
-    /proc/stat: set against the portal's own, it shows how much else was running."""
-    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass

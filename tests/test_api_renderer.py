@@ -13,11 +13,11 @@ import pytest
 from django.db import models
 from django.utils.translation import gettext_lazy
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from rest_framework import renderers as drf_renderers
 from rest_framework.utils.serializer_helpers import ReturnDict, ReturnList
 
 from portal.api import renderers
+from tests.strategies import json_values
 
 DRF = drf_renderers.JSONRenderer()
 FAST = renderers.JSONRenderer()
@@ -111,19 +111,6 @@ def test_same_bytes_as_drf_for_tricky_values(value):
 def test_same_bytes_for_every_value_at_once():
     data = {"items": [{"v": v} for v in VALUES], "total": len(VALUES)}
     assert FAST.render(data) == DRF.render(data)
-
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
-    ),
-    max_leaves=30,
-)
 
 
 @settings(max_examples=500, deadline=None)

@@ -10,13 +10,13 @@ import json
 import pytest
 from django.db import connection
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from monitors.api import fastload
 from monitors.api.serializers import _iso
 from monitors.models import Monitor
 from portal import sqlcache
 from tests.conftest import World
+from tests.strategies import json_values
 
 MOMENTS = [
     dt.datetime(2026, 12, 3, 14, 9, 7, 0, tzinfo=dt.UTC),
@@ -143,20 +143,7 @@ def test_json_value_is_djangos():
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.recursive(
-        st.none()
-        | st.booleans()
-        | st.integers(min_value=-(2**80), max_value=2**80)
-        | st.floats(allow_nan=False, allow_infinity=False)
-        | st.text(),
-        lambda children: (
-            st.lists(children, max_size=4)
-            | st.dictionaries(st.text(max_size=8), children, max_size=4)
-        ),
-        max_leaves=20,
-    )
-)
+@given(json_values)
 def test_json_value_reads_any_json_as_django(value):
     from django.db.models import JSONField
 
