@@ -135,7 +135,9 @@ def show(name: str, call: Callable[[], object], requests: int, lines: int) -> No
         call()
     profiler.disable()
     print(f"\n{name}")
-    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(lines)
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats(
+        os.environ.get("SORT", "tottime")
+    ).print_stats(lines)
 
 
 if __name__ == "__main__":

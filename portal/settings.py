@@ -147,6 +147,14 @@ else:
         # Django's backend whose health check skips its round trip on a busy connection whose
         # socket shows nothing wrong (portal/postgres/base.py says when that is safe).
         DATABASES["default"]["ENGINE"] = "portal.postgres"
+        # The API's repeated queries (portal.sqlcache) become prepared statements after this
+        # many runs on a connection; Django's other queries bind on the client and never are.
+        # "off" for a proxy that pools by transaction without prepared-statement support
+        # (PgBouncer before 1.21, or without max_prepared_statements).
+        threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip().lower()
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "prepare_threshold", None if threshold in {"off", "none", ""} else int(threshold)
+        )
 # A connection used less than this long ago, with nothing waiting on its socket, is not sent
 # CONN_HEALTH_CHECKS' `SELECT 1` before a request's first query (portal.postgres). 0: always.
 CONN_HEALTH_CHECK_RECENT_SECONDS = env.float("CONN_HEALTH_CHECK_RECENT_SECONDS", default=1.0)
@@ -251,6 +259,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's, answering `Accept: */*` (or none) without parsing it.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "portal.api.negotiation.ContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PagePagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exceptions.exception_handler",

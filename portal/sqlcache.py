@@ -52,8 +52,12 @@ def compile_queryset(queryset: QuerySet) -> Compiled:
     """What running `queryset` (values or values_list rows) sends and how its values convert."""
     using = queryset.db
     query = queryset.query
-    # The SQL's column order, which is not always the order values() was given.
-    names = (*query.extra_select, *query.values_select, *query.annotation_select)
+    # The SQL's column order: values()' own order where Django keeps it (`selected`), else
+    # extra, then fields, then annotations, as the compiler writes them.
+    if query.selected is not None:
+        names = tuple(query.selected)
+    else:
+        names = (*query.extra_select, *query.values_select, *query.annotation_select)
     compiler = query.get_compiler(using=using)
     try:
         sql, params = compiler.as_sql()
@@ -95,7 +99,9 @@ def execute(
     if entry.empty:
         return []
     connection = connections[entry.using]
-    with connection.cursor() as cursor:
+    # The same SQL text every time: on PostgreSQL (portal.postgres) a prepared statement.
+    prepared = getattr(connection, "prepared_cursor", None)
+    with prepared() if prepared is not None else connection.cursor() as cursor:
         for type_name, loader in (loaders or {}).items():
             cursor.cursor.adapters.register_loader(type_name, loader)
         cursor.execute(entry.sql, entry.params)

@@ -173,3 +173,44 @@ def test_the_api_uses_it():
     from rest_framework.settings import api_settings
 
     assert api_settings.DEFAULT_RENDERER_CLASSES[0] is renderers.JSONRenderer
+
+
+# --- rows written ahead (RenderedRow, kept by the monitor list) --------------------------------
+
+
+def plain(data):
+    """`data` with every RenderedRow made the dict it was made of."""
+    if isinstance(data, renderers.RenderedRow):
+        return plain(data.value)
+    if isinstance(data, dict):
+        return {key: plain(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [plain(value) for value in data]
+    return data
+
+
+@pytest.mark.parametrize("value", VALUES, ids=repr)
+def test_a_row_written_ahead_gives_drfs_bytes(value):
+    row = renderers.render_row({"id": 1, "value": value, "name": "é\u2028"})
+    if not renderers.orjson_writes_it_as_drf({"value": value}):
+        assert type(row) is dict  # left to DRF's renderer, as before
+    data = {"items": [row, renderers.render_row({"id": 2, "rtt": 0.05})], "total": 2}
+    assert FAST.render(data) == DRF.render(plain(data))
+    assert DRF.render(data) == DRF.render(plain(data))  # DRF's encoder reads it as a dict
+    media = "application/json; indent=4"
+    assert FAST.render(data, media, {}) == DRF.render(plain(data), media, {})
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values, json_values)
+def test_rows_written_ahead_beside_any_json(row_value, other):
+    data = {"items": [renderers.render_row({"v": row_value}), other], "n": other}
+    assert FAST.render(data) == DRF.render(plain(data))
+
+
+def test_a_row_written_ahead_is_not_walked_or_written_again(monkeypatch):
+    row = renderers.render_row({"id": 1, "name": "x"})
+    assert isinstance(row, renderers.RenderedRow)
+    row.value["name"] = "changed after writing"  # the bytes were fixed when it was made
+    assert FAST.render({"items": [row]}) == b'{"items":[{"id":1,"name":"x"}]}'
+    assert row["name"] == "changed after writing" and dict(row) == row.value

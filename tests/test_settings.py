@@ -211,3 +211,21 @@ def test_jobs_run_through_redis_when_redis_url_is_set(tmp_path: Path):
     started = time.monotonic()
     assert _round_trip_through_a_real_cluster(env) == "Redis 5.0"
     assert time.monotonic() - started < 120
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, "5"), ("2", "2"), ("0", "0"), ("off", "None"), ("", "None")]
+)
+def test_prepare_threshold_on_postgresql(tmp_path: Path, value: str | None, expected: str):
+    """DATABASE_PREPARE_THRESHOLD: how many runs before a repeated API query is a prepared
+    statement (5), or `off` for a pooling proxy without prepared statements. No connection
+    is made to read it."""
+    env = {"VAR_DIR": str(tmp_path), "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none"}
+    if value is not None:
+        env["DATABASE_PREPARE_THRESHOLD"] = value
+    code = django_code("""
+        from django.conf import settings
+        print(settings.DATABASES['default']['OPTIONS']['prepare_threshold'])
+    """)
+    result = run(env, code=code)
+    assert result.stdout.split() == [expected], result.stderr

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
@@ -33,10 +34,11 @@ from monitors.models import (
 )
 from monitors.series import RANGES, UnknownRange, chart_series, parse_range, series_json
 from monitors.uptime import uptimes
-from portal import access, audit
+from portal import access, audit, rowcache, sqlcache
 from portal.api.exceptions import ApiError
 from portal.api.lookups import resolve_customer
 from portal.api.pagination import PagePagination
+from portal.api.renderers import RenderedRow, render_row
 from portal.api.schema import ERROR, SUCCESS
 from portal.validators import is_digits
 
@@ -98,6 +100,25 @@ LIST_JSON_COLUMNS = [
 ]
 
 
+# On PostgreSQL the list keeps each row's JSON per process, by the row's version (see
+# portal.rowcache) and its customer's name: a page whose rows have not changed is read as ids
+# and versions only.
+# A system column Django has no expression for; the SQL is a constant (no input in it).
+ROW_VERSION = RawSQL(  # noqa: S611
+    f'"{Monitor._meta.db_table}".xmin::text || \'.\' || "{Monitor._meta.db_table}".cmin::text',
+    (),
+    output_field=CharField(),
+)
+WRITTEN = rowcache.RowCache()
+
+
+def list_item(row: dict[str, Any]) -> dict[str, Any]:
+    """A list row (LIST_COLUMNS as values) as the API answers it."""
+    return monitor_json(
+        SimpleNamespace(pk=row["id"], **row), customer_name=row.pop("customer_name")
+    )
+
+
 def visible_monitors(actor: Any) -> QuerySet[Monitor]:
     return access.visible(actor, Monitor).select_related("customer")
 
@@ -153,21 +174,32 @@ class MonitorListView(MonitorAPIView):
             search,
             status,
         )
-        rows = paginator.paginate_values(
-            monitors,
+        options = fastload.list_options(connection, LIST_JSON_COLUMNS)
+        if connection.vendor != "postgresql":
+            rows = paginator.paginate_values(
+                monitors, request, LIST_COLUMNS, cache_key=key, **options
+            )
+            return paginator.get_paginated_response([list_item(row) for row in rows])
+        # The page as ids and row versions; only rows not written at that version are read.
+        page = paginator.paginate_lists(
+            lambda: monitors().annotate(_version=ROW_VERSION),
             request,
-            LIST_COLUMNS,
-            cache_key=key,
-            **fastload.list_options(connection, LIST_JSON_COLUMNS),
+            ["id", "_version", "customer_name"],
+            cache_key=("versions", *key),
         )
-        return paginator.get_paginated_response(
-            [
-                monitor_json(
-                    SimpleNamespace(pk=row["id"], **row), customer_name=row.pop("customer_name")
-                )
-                for row in rows
-            ]
-        )
+        written = WRITTEN.get_many([(pk, (version, name)) for pk, version, name, _ in page])
+        items = {row[0]: item for row, item in zip(page, written, strict=True) if item is not None}
+        if missed := [row[0] for row in page if row[0] not in items]:
+            fresh = monitors().filter(id__in=missed).annotate(_version=ROW_VERSION)
+            entry = sqlcache.compile_queryset(fresh.values(*LIST_COLUMNS, "_version"))
+            for values in sqlcache.execute(entry, **options):
+                row = dict(zip(entry.names, values, strict=True))
+                version = (row.pop("_version"), row["customer_name"])
+                item = items[row["id"]] = render_row(list_item(row))
+                if isinstance(item, RenderedRow):
+                    WRITTEN.put(row["id"], version, item)
+        # A row deleted between the two reads is left out.
+        return paginator.get_paginated_response([items[row[0]] for row in page if row[0] in items])
 
     @extend_schema(
         summary="Create an ICMP monitor",

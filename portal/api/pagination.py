@@ -58,26 +58,47 @@ class PagePagination(pagination.BasePagination):
         the queryset entirely, see portal.sqlcache — the page's SQL is compiled once per key,
         page and page size, and `queryset` may be a function that builds it (only when it is
         compiled, or counted); `options` (loaders, converters) go to `sqlcache.execute`."""
+        if cache_key is None:
+            self.read_params(request)
+            start = (self.page - 1) * self.per_page
+            build = queryset if callable(queryset) else lambda: queryset
+            rows = list(self._page(build, fields, start))
+            self.total = rows[0]["_total"] if rows else (build().count() if start else 0)
+            for row in rows:
+                del row["_total"]
+            return rows
+        return [
+            dict(zip(fields, row, strict=False))
+            for row in self.paginate_lists(queryset, request, fields, cache_key, **options)
+        ]
+
+    def paginate_lists(
+        self,
+        queryset: QuerySet | Callable[[], QuerySet],
+        request: Any,
+        fields: list[str],
+        cache_key: tuple[Hashable, ...],
+        **options: Any,
+    ) -> list[list[Any]]:
+        """`paginate_values` with a `cache_key`, each row a list of the values of `fields` in
+        their order (and the window's total after them): no dict per row."""
         self.read_params(request)
         start = (self.page - 1) * self.per_page
         build = queryset if callable(queryset) else lambda: queryset
-
-        def page() -> QuerySet:
-            return (
-                build()
-                .annotate(_total=Window(Count("*")))
-                .values(*fields, "_total")[start : start + self.per_page]
-            )
-
-        if cache_key is None:
-            rows = list(page())
-        else:
-            key = ("page", *cache_key, tuple(fields), start, self.per_page)
-            rows = sqlcache.dicts(key, page, **options)
-        self.total = rows[0]["_total"] if rows else (build().count() if start else 0)
-        for row in rows:
-            del row["_total"]
+        key = ("page", *cache_key, tuple(fields), start, self.per_page)
+        entry = sqlcache.compiled(key, lambda: self._page(build, fields, start))
+        if entry.names[: len(fields)] != tuple(fields):
+            raise ValueError(f"sqlcache's columns {entry.names} are not in the order {fields}")
+        rows = sqlcache.execute(entry, **options)
+        self.total = rows[0][len(fields)] if rows else (build().count() if start else 0)
         return rows
+
+    def _page(self, build: Callable[[], QuerySet], fields: list[str], start: int) -> QuerySet:
+        return (
+            build()
+            .annotate(_total=Window(Count("*")))
+            .values(*fields, "_total")[start : start + self.per_page]
+        )
 
     def get_paginated_response(self, data: list[Any]) -> Response:
         return Response(

@@ -24,12 +24,13 @@ router.register("customers", CustomerViewSet, basename="customer")
 router.register("credentials", CredentialViewSet, basename="credential")
 
 urlpatterns = [
+    # The paths pollers repeat first: Django tries patterns in order (no two here overlap).
+    path("", include("pings.api.urls")),
+    path("", include("monitors.api.urls")),
+    *router.urls,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
-    *router.urls,
-    path("", include("monitors.api.urls")),
-    path("", include("pings.api.urls")),
     # Anything else under /api/ is a JSON 404, in DEBUG too (Django's debug 404 is HTML).
     re_path(r"^.*$", api_not_found, name="api-not-found"),
 ]
