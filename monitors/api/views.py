@@ -152,7 +152,7 @@ class MonitorListView(MonitorAPIView):
         search = params.get("search", "").strip()
         status = params.get("status") or ""
 
-        def monitors() -> QuerySet[Monitor]:
+        def matching() -> QuerySet[Monitor]:
             found = access.visible(request.user, Monitor).order_by("id")
             if organization_id is not None:
                 found = found.filter(organization_id=organization_id)
@@ -162,7 +162,10 @@ class MonitorListView(MonitorAPIView):
                 found = found.filter(Q(name__icontains=search) | Q(hostname__icontains=search))
             if status:
                 found = found.filter(status=status)
-            return found.annotate(customer_name=F("customer__name"))
+            return found
+
+        def monitors() -> QuerySet[Monitor]:
+            return matching().annotate(customer_name=F("customer__name"))
 
         paginator = PagePagination()
         # Everything monitors() depends on is in the key: its SQL is compiled once per key.
@@ -186,6 +189,7 @@ class MonitorListView(MonitorAPIView):
             request,
             ["id", "_version", "customer_name"],
             cache_key=("versions", *key),
+            counted=matching,
         )
         written = WRITTEN.get_many([(pk, (version, name)) for pk, version, name, _ in page])
         items = {row[0]: item for row, item in zip(page, written, strict=True) if item is not None}
