@@ -8,7 +8,9 @@ It loads the same scratch data as bench/api_load.py (200 monitors, 20 finished p
 read-only API key) into the PostgreSQL database `bench_api_profile`, with the production
 settings, and calls Django's WSGI handler in this process as gunicorn's worker does (request
 signals, the connection's health check and the middleware included): no gunicorn, no wrk, no
-network. Printed per URL: the queries one request runs (after a warm-up, so caches are as a
+network. The list is measured twice: as a poller meets it (its rows kept from the previous
+request, monitors.api.views.WRITTEN) and with nothing kept (every row read and written anew,
+as when all 50 changed since). Printed per URL: the queries one request runs (after a warm-up, so caches are as a
 busy server has them), this process's CPU milliseconds per request and those of the
 PostgreSQL backend serving it (read from /proc; the median of `--rounds` rounds, the URLs
 taking turns, as the machine may be shared).
@@ -85,17 +87,24 @@ def main() -> None:
             assert status[0].startswith("200"), (path, status, body[:300])
             return status[0]
 
+        from monitors.api.views import WRITTEN
+
+        list_url = "/api/icmp-monitors?perPage=50"
         urls = {
-            "GET /api/icmp-monitors?perPage=50": "/api/icmp-monitors?perPage=50",
+            "GET /api/icmp-monitors?perPage=50": list_url,
+            # Every row read and written anew, as when all 50 changed since the last request.
+            "  the same, nothing kept": list_url,
             "GET liveTools/ping/{pingId}": (
                 f"/api/devices/{ids['serial']}/liveTools/ping/{ids['ping']}"
             ),
             "GET /healthz (baseline)": "/healthz",
         }
+        before = {"  the same, nothing kept": WRITTEN.clear}
         queries = {}
         for name, url in urls.items():
             for _ in range(20):
                 get(url)
+            before.get(name, lambda: None)()
             with CaptureQueriesContext(connection) as captured:
                 get(url)
             queries[name] = len(captured.captured_queries)
@@ -104,8 +113,11 @@ def main() -> None:
         database: dict[str, list[float]] = {name: [] for name in urls}
         for _ in range(args.rounds):
             for name, url in urls.items():
+                prepare = before.get(name)
                 started, db_started = time.process_time(), process_cpu_seconds(backend)
                 for _ in range(args.requests):
+                    if prepare is not None:
+                        prepare()
                     get(url)
                 python[name].append((time.process_time() - started) / args.requests * 1000)
                 database[name].append(
@@ -124,7 +136,13 @@ def main() -> None:
         if args.profile:
             for name, url in urls.items():
                 if "healthz" not in name:
-                    show(name, lambda url=url: get(url), args.requests, args.profile)
+                    prepare = before.get(name, lambda: None)
+                    show(
+                        name,
+                        lambda url=url, prepare=prepare: (prepare(), get(url)),
+                        args.requests,
+                        args.profile,
+                    )
         connection.close()
 
 

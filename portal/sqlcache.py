@@ -23,7 +23,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Lookup, QuerySet
 
 # Distinct requests in flight at once are far fewer; beyond it the oldest entries go first.
 MAX_ENTRIES = 512
@@ -37,11 +37,41 @@ class Compiled:
     names: tuple[str, ...]  # of the selected columns, in the SQL's order (as values() names them)
     columns: tuple[Any, ...]  # the selected expressions, whose fields convert the values
     empty: bool = False  # the queryset is .none() (no grant): no SQL, no rows
+    late: bool = False  # some parameter is a `Late`
     # Per database alias: (position, converters, column) for the columns that have any. They
     # depend on the backend and the fields only; each call gets the current connection.
     converters: dict[str, list[tuple[int, list[Any], Any]]] = field(
         default_factory=dict, compare=False
     )
+
+
+class Late:
+    """A parameter given only when a compiled query runs (`execute(entry, late={it: value})`):
+    a query whose SQL is the same for every value, compiled once, with this in its place."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Late({self.name!r})"
+
+
+class AnyOf(Lookup):
+    """`field__any_of=values`: `field = ANY(%s)`, one array parameter however many values
+    (PostgreSQL), so the SQL is the same for any list and a `Late` may stand for it."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value: Any, connection: Any) -> tuple[str, list[Any]]:
+        return "%s", [value]
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        rhs_sql, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs_sql} = ANY({rhs_sql})", [*lhs_params, *rhs_params]
 
 
 _entries: dict[Hashable, Compiled] = {}
@@ -66,7 +96,8 @@ def compile_queryset(queryset: QuerySet) -> Compiled:
     columns = tuple(s[0] for s in compiler.select[: compiler.col_count])
     if len(columns) != len(names):
         raise ValueError("sqlcache takes values() querysets only")
-    return Compiled(using, sql, tuple(params), names, columns)
+    late = any(type(p) is Late for p in params)
+    return Compiled(using, sql, tuple(params), names, columns, late=late)
 
 
 def compiled(key: Hashable, build: Callable[[], QuerySet]) -> Compiled:
@@ -91,20 +122,26 @@ def execute(
     entry: Compiled,
     loaders: Mapping[str, type] | None = None,
     converters: Mapping[str, Callable[[Any, Any, Any], Any]] | None = None,
+    late: Mapping[Late, Any] | None = None,
 ) -> list[list[Any]]:
     """Run it: the rows as lists of converted values, in the order of `entry.names`.
     `loaders`: psycopg loaders by PostgreSQL type name, for this query only (PostgreSQL).
     `converters`: by column name, used instead of Django's for that column (called as
-    Django's are, with the value, the column and the connection)."""
+    Django's are, with the value, the column and the connection). `late`: the value of each
+    `Late` parameter the query was compiled with."""
     if entry.empty:
         return []
+    params = entry.params
+    if entry.late:
+        given = late or {}
+        params = tuple(given[p] if type(p) is Late else p for p in params)  # KeyError: not given
     connection = connections[entry.using]
     # The same SQL text every time: on PostgreSQL (portal.postgres) a prepared statement.
     prepared = getattr(connection, "prepared_cursor", None)
     with prepared() if prepared is not None else connection.cursor() as cursor:
         for type_name, loader in (loaders or {}).items():
             cursor.cursor.adapters.register_loader(type_name, loader)
-        cursor.execute(entry.sql, entry.params)
+        cursor.execute(entry.sql, params)
         fetched = cursor.fetchall()
     found = entry.converters.get(entry.using)
     if found is None:

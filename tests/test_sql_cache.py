@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.db.models import Count, F, Window
 
 from monitors.models import Monitor
@@ -170,3 +171,23 @@ def test_a_device_read_through_the_compiled_lookup_is_a_whole_device(world: Worl
         assert getattr(device, field.attname) == getattr(fresh, field.attname), field.name
     assert not device._state.adding
     assert access.can(actor, access.VIEW, device)
+
+
+def test_a_late_parameter_is_given_each_run(world: World):
+    """One compiled query for any list of ids (`= ANY(%s)` on PostgreSQL), each run with its
+    own list."""
+    if connection.vendor != "postgresql":
+        return
+    ids = sqlcache.Late("ids")
+    Monitor._meta.pk.register_lookup(sqlcache.AnyOf)
+    entry = sqlcache.compiled(
+        "late", lambda: Monitor.objects.filter(id__any_of=ids).order_by("id").values("id", "name")
+    )
+    one, two = world.monitor_c1, world.monitor_c2
+    assert sqlcache.execute(entry, late={ids: [one.pk]}) == [[one.pk, one.name]]
+    assert sqlcache.execute(entry, late={ids: [two.pk, one.pk, 10**12]}) == sorted(
+        [[one.pk, one.name], [two.pk, two.name]]
+    )
+    assert sqlcache.execute(entry, late={ids: []}) == []
+    with pytest.raises(KeyError):
+        sqlcache.execute(entry)

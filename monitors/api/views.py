@@ -110,6 +110,9 @@ ROW_VERSION = RawSQL(  # noqa: S611
     output_field=CharField(),
 )
 WRITTEN = rowcache.RowCache()
+# The ids of a page's rows not written yet: one compiled query for any number of them.
+MISSED = sqlcache.Late("missed ids")
+Monitor._meta.pk.register_lookup(sqlcache.AnyOf)
 
 
 def list_item(row: dict[str, Any]) -> dict[str, Any]:
@@ -194,9 +197,17 @@ class MonitorListView(MonitorAPIView):
         written = WRITTEN.get_many([(pk, (version, name)) for pk, version, name, _ in page])
         items = {row[0]: item for row, item in zip(page, written, strict=True) if item is not None}
         if missed := [row[0] for row in page if row[0] not in items]:
-            fresh = monitors().filter(id__in=missed).annotate(_version=ROW_VERSION)
-            entry = sqlcache.compile_queryset(fresh.values(*LIST_COLUMNS, "_version"))
-            for values in sqlcache.execute(entry, **options):
+            entry = sqlcache.compiled(
+                ("rows", *key),
+                lambda: (
+                    monitors()
+                    .filter(id__any_of=MISSED)
+                    .order_by()
+                    .annotate(_version=ROW_VERSION)
+                    .values(*LIST_COLUMNS, "_version")
+                ),
+            )
+            for values in sqlcache.execute(entry, late={MISSED: missed}, **options):
                 row = dict(zip(entry.names, values, strict=True))
                 version = (row.pop("_version"), row["customer_name"])
                 item = items[row["id"]] = render_row(list_item(row))

@@ -77,21 +77,27 @@ def orjson_writes_it_as_drf(data: Any) -> bool:
     an exponent in Python's repr), or `RenderedRow`s (checked when they were made)."""
     stack: list[Any] = [(data,)]
     pop, push = stack.pop, stack.append
+    plain, containers = _PLAIN, _CONTAINERS
     while stack:
         container = pop()
-        for value in container.values() if isinstance(container, dict) else container:
+        for value in container:  # a tuple, a list or a dict's values
             kind = type(value)
-            if kind is str or kind is int or value is None or kind is bool or kind is RenderedRow:
+            if kind in plain:
                 continue
             if kind is float:
                 if 1e-4 <= abs(value) < 1e16 or value == 0.0:  # NaN fails both
                     continue
                 return False
-            if isinstance(value, dict | list | tuple):
-                push(value)
+            if kind in containers or isinstance(value, dict | list | tuple):
+                push(value.values() if isinstance(value, dict) else value)
             elif not isinstance(value, str | int):  # subclasses: both write their value
                 return False
     return True
+
+
+# Exact types (a set lookup per value): subclasses take the isinstance() path above.
+_PLAIN = frozenset({str, int, bool, type(None), RenderedRow})
+_CONTAINERS = frozenset({dict, list, tuple})
 
 
 class JSONRenderer(renderers.JSONRenderer):
