@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/api_load.py                       # 30 s per URL, 64 connections
     .venv/bin/python bench/api_load.py --seconds 10 --workers 4 --rounds 5
+    .venv/bin/python bench/api_load.py --churn 200     # 200 monitors written a second meanwhile
 
 It makes a scratch PostgreSQL database `bench_api` (200 monitors of 20 customers, 20 finished
 ping jobs with their replies, a read-only API key), starts gunicorn with the production
@@ -15,12 +16,19 @@ in all. Printed: requests per second, latency p50 / p99 (the median slice's p50,
 slice's p99), errors (socket errors and non-2xx answers), each URL's rate over /healthz's, and
 the CPU milliseconds per request of gunicorn (master and workers), of its PostgreSQL backends
 and of wrk.
+
+The list keeps each row's JSON per worker by its row version (portal.rowcache), so with no
+writes it meets only rows it has written before; `--churn N` writes N monitors a second
+meanwhile as check results do (200 monitors at the shortest check interval, 5 s, are 40 a
+second), and each row written is read and written anew by the next request that lists it.
+The database is ANALYZEd after loading, as autovacuum would have done within a minute.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import resource
 import shutil
@@ -28,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -136,6 +145,40 @@ def load(env: dict[str, str]) -> dict[str, str]:
     return {"key": plaintext, "serial": str(device.pk), "ping": str(jobs[-1].pk)}
 
 
+class Churn(threading.Thread):
+    """Writes `rate` monitors a second as check results do (last check, health, RTT, loss),
+    on its own connection, so that the list meets rows changed since it last served them.
+    Its PostgreSQL backend is not counted with gunicorn's."""
+
+    def __init__(self, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.rate = rate
+        self.stop = threading.Event()
+        self.written = 0
+        import psycopg
+
+        self.connection = psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:5432/{DATABASE}", autocommit=True
+        )
+        self.pid = self.connection.info.backend_pid
+
+    def run(self) -> None:
+        ids = [pk for (pk,) in self.connection.execute("SELECT id FROM monitors_monitor")]
+        chooser = random.Random(7)  # noqa: S311 - which monitors to write, not a secret
+        tick, started = 0.05, time.monotonic()
+        while not self.stop.wait(tick):
+            due = int((time.monotonic() - started) * self.rate) - self.written
+            if due <= 0:
+                continue
+            self.connection.execute(
+                "UPDATE monitors_monitor SET last_checked_at = now(), health = 'up', "
+                "last_rtt_ms = random() * 10, last_loss_percent = 0 WHERE id = ANY(%s)",
+                [chooser.sample(ids, min(due, len(ids)))],
+            )
+            self.written += due
+        self.connection.close()
+
+
 def wait_for(url: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -171,15 +214,16 @@ def web_pids(master: int) -> list[int]:
     return [master, *map(int, children)]
 
 
-def backend_pids() -> list[int]:
-    """The PostgreSQL backends connected to the benchmark's database (gunicorn's)."""
+def backend_pids(leave_out: tuple[int, ...] = ()) -> list[int]:
+    """The PostgreSQL backends connected to the benchmark's database (gunicorn's), but those
+    in `leave_out`."""
     import psycopg
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
         rows = c.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s", [DATABASE]
         ).fetchall()
-    return [pid for (pid,) in rows]
+    return [pid for (pid,) in rows if pid not in leave_out]
 
 
 def run_wrk(url: str, key: str, seconds: int, connections: int) -> dict[str, float]:
@@ -244,6 +288,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1, help="> 1: gthread workers")
     parser.add_argument("--rounds", type=int, default=3, help="slices per URL, taking turns")
+    parser.add_argument(
+        "--churn",
+        type=float,
+        default=0.0,
+        help="monitors written per second meanwhile, as check results are (default none)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -286,17 +336,24 @@ def main() -> None:
             # weighs on each of them alike (the ratios are what is compared).
             slices: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
             per_slice = max(1, round(args.seconds / args.rounds))
+            churn = Churn(args.churn) if args.churn > 0 else None
+            leave_out = (churn.pid,) if churn is not None else ()
+            if churn is not None:
+                churn.start()
             for _ in range(args.rounds):
                 for name, url in urls.items():
                     web = cpu_seconds(web_pids(server.pid))
-                    database = cpu_seconds(backend_pids())
+                    database = cpu_seconds(backend_pids(leave_out))
                     wrk = children_cpu()
                     run = run_wrk(url, ids["key"], per_slice, args.connections)
                     run["web_cpu"] = cpu_spent(web, cpu_seconds(web_pids(server.pid)))
-                    run["db_cpu"] = cpu_spent(database, cpu_seconds(backend_pids()))
+                    run["db_cpu"] = cpu_spent(database, cpu_seconds(backend_pids(leave_out)))
                     run["wrk_cpu"] = children_cpu() - wrk
                     slices[name].append(run)
             results = {name: combine(runs) for name, runs in slices.items()}
+            if churn is not None:
+                churn.stop.set()
+                churn.join()
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
@@ -305,6 +362,7 @@ def main() -> None:
         f"gunicorn {args.workers} workers x {args.threads} threads, wrk 2 threads, "
         f"{args.connections} connections, {per_slice * args.rounds} s per URL "
         f"({args.rounds} turns of {per_slice} s)"
+        + (f"; {churn.written:,} monitor writes meanwhile" if churn is not None else "")
     )
     print(
         f"{'URL':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'/ baseline':>10}"
