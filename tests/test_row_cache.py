@@ -188,3 +188,12 @@ def test_kept_rows_read_as_plain_mappings(world: World):
         "/api/icmp-monitors?perPage=200", HTTP_ACCEPT="application/json; indent=2"
     )
     assert indented.json() == response.json() and b'\n  "items"' in indented.content
+
+
+@pytest.mark.django_db
+def test_the_browsable_api_shows_kept_rows(world: World):
+    listed(world)  # kept now
+    page = world.client("key_rw").get("/api/icmp-monitors?perPage=200", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    assert world.monitor_c1.name.encode() in page.content
+    assert b"&quot;publicId&quot;" in page.content or b'"publicId"' in page.content
