@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from types import SimpleNamespace
 from typing import Any
 
@@ -102,8 +103,7 @@ LIST_JSON_COLUMNS = [
 
 # On PostgreSQL the list keeps each row's JSON per process, by the row's version (see
 # portal.rowcache) and its customer's name: a page whose rows have not changed is read as ids
-# and versions only.
-# A system column Django has no expression for; the SQL is a constant (no input in it).
+# and versions only. The version's system columns have no Django expression: constant SQL.
 ROW_VERSION = RawSQL(  # noqa: S611
     f'"{Monitor._meta.db_table}".xmin::text || \'.\' || "{Monitor._meta.db_table}".cmin::text',
     (),
@@ -120,6 +120,48 @@ def list_item(row: dict[str, Any]) -> dict[str, Any]:
     return monitor_json(
         SimpleNamespace(pk=row["id"], **row), customer_name=row.pop("customer_name")
     )
+
+
+def items_by_version(
+    paginator: PagePagination,
+    request: Request,
+    monitors: Callable[[], QuerySet[Monitor]],
+    matching: Callable[[], QuerySet[Monitor]],
+    key: tuple[Hashable, ...],
+    options: dict[str, Any],
+) -> list[Any]:
+    """The page's items on PostgreSQL: the page read as ids, versions and customer names, the
+    rows this process has written at that version taken as written (WRITTEN), the others
+    read whole by one query and written now. `monitors()` is the page's queryset, `matching()`
+    the same without the customer's name (counted), `key` what determines both."""
+    page = paginator.paginate_lists(
+        lambda: monitors().annotate(_version=ROW_VERSION),
+        request,
+        ["id", "_version", "customer_name"],
+        cache_key=("versions", *key),
+        counted=matching,
+    )
+    written = WRITTEN.get_many([(pk, (version, name)) for pk, version, name, _ in page])
+    items = {row[0]: item for row, item in zip(page, written, strict=True) if item is not None}
+    if missed := [row[0] for row in page if row[0] not in items]:
+        entry = sqlcache.compiled(
+            ("rows", *key),
+            lambda: (
+                monitors()
+                .filter(id__any_of=MISSED)
+                .order_by()
+                .annotate(_version=ROW_VERSION)
+                .values(*LIST_COLUMNS, "_version")
+            ),
+        )
+        for values in sqlcache.execute(entry, late={MISSED: missed}, **options):
+            row = dict(zip(entry.names, values, strict=True))
+            version = (row.pop("_version"), row["customer_name"])
+            item = items[row["id"]] = render_row(list_item(row))
+            if isinstance(item, RenderedRow):
+                WRITTEN.put(row["id"], version, item)
+    # A row deleted between the two reads is left out.
+    return [items[row[0]] for row in page if row[0] in items]
 
 
 def visible_monitors(actor: Any) -> QuerySet[Monitor]:
@@ -186,35 +228,9 @@ class MonitorListView(MonitorAPIView):
                 monitors, request, LIST_COLUMNS, cache_key=key, **options
             )
             return paginator.get_paginated_response([list_item(row) for row in rows])
-        # The page as ids and row versions; only rows not written at that version are read.
-        page = paginator.paginate_lists(
-            lambda: monitors().annotate(_version=ROW_VERSION),
-            request,
-            ["id", "_version", "customer_name"],
-            cache_key=("versions", *key),
-            counted=matching,
+        return paginator.get_paginated_response(
+            items_by_version(paginator, request, monitors, matching, key, options)
         )
-        written = WRITTEN.get_many([(pk, (version, name)) for pk, version, name, _ in page])
-        items = {row[0]: item for row, item in zip(page, written, strict=True) if item is not None}
-        if missed := [row[0] for row in page if row[0] not in items]:
-            entry = sqlcache.compiled(
-                ("rows", *key),
-                lambda: (
-                    monitors()
-                    .filter(id__any_of=MISSED)
-                    .order_by()
-                    .annotate(_version=ROW_VERSION)
-                    .values(*LIST_COLUMNS, "_version")
-                ),
-            )
-            for values in sqlcache.execute(entry, late={MISSED: missed}, **options):
-                row = dict(zip(entry.names, values, strict=True))
-                version = (row.pop("_version"), row["customer_name"])
-                item = items[row["id"]] = render_row(list_item(row))
-                if isinstance(item, RenderedRow):
-                    WRITTEN.put(row["id"], version, item)
-        # A row deleted between the two reads is left out.
-        return paginator.get_paginated_response([items[row[0]] for row in page if row[0] in items])
 
     @extend_schema(
         summary="Create an ICMP monitor",
