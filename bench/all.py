@@ -28,6 +28,7 @@ FULL = [
     ["monitor_history.py"],
     ["history_scale.py"],
     ["api_load.py"],
+    ["api_load.py", "--churn", "200"],
     ["api_profile.py"],
     ["soak.py"],
 ]
