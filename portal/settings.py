@@ -152,8 +152,12 @@ else:
         # "off" for a proxy that pools by transaction without prepared-statement support
         # (PgBouncer before 1.21, or without max_prepared_statements).
         threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip().lower()
+        if threshold not in {"off", "none", ""} and not threshold.isdigit():
+            raise ImproperlyConfigured(
+                f"DATABASE_PREPARE_THRESHOLD must be a whole number or 'off', not {threshold!r}."
+            )
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-            "prepare_threshold", None if threshold in {"off", "none", ""} else int(threshold)
+            "prepare_threshold", int(threshold) if threshold.isdigit() else None
         )
 # A connection used less than this long ago, with nothing waiting on its socket, is not sent
 # CONN_HEALTH_CHECKS' `SELECT 1` before a request's first query (portal.postgres). 0: always.

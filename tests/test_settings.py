@@ -229,3 +229,14 @@ def test_prepare_threshold_on_postgresql(tmp_path: Path, value: str | None, expe
     """)
     result = run(env, code=code)
     assert result.stdout.split() == [expected], result.stderr
+
+
+def test_a_bad_prepare_threshold_is_refused_clearly(tmp_path: Path):
+    env = {
+        "VAR_DIR": str(tmp_path),
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none",
+        "DATABASE_PREPARE_THRESHOLD": "five",
+    }
+    result = run(env, code=django_code("print('loaded')"))
+    assert result.returncode != 0 and "loaded" not in result.stdout
+    assert "DATABASE_PREPARE_THRESHOLD must be a whole number or 'off'" in result.stderr
