@@ -4,6 +4,7 @@
     .venv/bin/python bench/api_load.py                       # 30 s per URL, 64 connections
     .venv/bin/python bench/api_load.py --seconds 10 --workers 4 --rounds 5
     .venv/bin/python bench/api_load.py --churn 200     # 200 monitors written a second meanwhile
+    .venv/bin/python bench/api_load.py --redis         # finished jobs cached in Redis
 
 It makes a scratch PostgreSQL database `bench_api` (200 monitors of 20 customers, 20 finished
 ping jobs with their replies, a read-only API key), starts gunicorn with the production
@@ -46,6 +47,8 @@ sys.path.insert(0, str(ROOT))
 DATABASE = "bench_api"
 PORT = 8765
 CPU_KEYS = ("web_cpu", "db_cpu", "wrk_cpu")
+# A database number of its own on the machine's Redis (emptied by --redis).
+REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
 def production_env(scratch: Path) -> dict[str, str]:
@@ -226,6 +229,18 @@ def backend_pids(leave_out: tuple[int, ...] = ()) -> list[int]:
     return [pid for (pid,) in rows if pid not in leave_out]
 
 
+def redis_server_pids() -> list[int]:
+    """The machine's redis-server processes (their CPU counts with PostgreSQL's)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if stat.read_text().strip() == "redis-server":
+                found.append(int(stat.parent.name))
+        except OSError:
+            continue
+    return found
+
+
 def run_wrk(url: str, key: str, seconds: int, connections: int) -> dict[str, float]:
     out = subprocess.run(
         [
@@ -289,6 +304,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="> 1: gthread workers")
     parser.add_argument("--rounds", type=int, default=3, help="slices per URL, taking turns")
     parser.add_argument(
+        "--redis",
+        action="store_true",
+        help=f"REDIS_URL set ({REDIS_URL}, flushed first): finished jobs cached in Redis",
+    )
+    parser.add_argument(
         "--churn",
         type=float,
         default=0.0,
@@ -299,6 +319,11 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install wrk")
     with tempfile.TemporaryDirectory() as scratch:
         env = production_env(Path(scratch))
+        if args.redis:
+            import redis
+
+            redis.Redis.from_url(REDIS_URL).flushdb()
+            env["REDIS_URL"] = REDIS_URL
         ids = load(env)
         server = subprocess.Popen(
             [
@@ -336,6 +361,7 @@ def main() -> None:
             # weighs on each of them alike (the ratios are what is compared).
             slices: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
             per_slice = max(1, round(args.seconds / args.rounds))
+            redis_pids = redis_server_pids() if args.redis else []
             churn = Churn(args.churn) if args.churn > 0 else None
             leave_out = (churn.pid,) if churn is not None else ()
             if churn is not None:
@@ -343,11 +369,13 @@ def main() -> None:
             for _ in range(args.rounds):
                 for name, url in urls.items():
                     web = cpu_seconds(web_pids(server.pid))
-                    database = cpu_seconds(backend_pids(leave_out))
+                    database = cpu_seconds(backend_pids(leave_out) + redis_pids)
                     wrk = children_cpu()
                     run = run_wrk(url, ids["key"], per_slice, args.connections)
                     run["web_cpu"] = cpu_spent(web, cpu_seconds(web_pids(server.pid)))
-                    run["db_cpu"] = cpu_spent(database, cpu_seconds(backend_pids(leave_out)))
+                    run["db_cpu"] = cpu_spent(
+                        database, cpu_seconds(backend_pids(leave_out) + redis_pids)
+                    )
                     run["wrk_cpu"] = children_cpu() - wrk
                     slices[name].append(run)
             results = {name: combine(runs) for name, runs in slices.items()}
@@ -363,6 +391,7 @@ def main() -> None:
         f"{args.connections} connections, {per_slice * args.rounds} s per URL "
         f"({args.rounds} turns of {per_slice} s)"
         + (f"; {churn.written:,} monitor writes meanwhile" if churn is not None else "")
+        + ("; REDIS_URL set (the pg column counts redis-server too)" if args.redis else "")
     )
     print(
         f"{'URL':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'/ baseline':>10}"

@@ -391,7 +391,8 @@ CACHES = {
 }
 if REDIS_URL and not TESTING:
     CACHES["api"] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's, with one redis-py client per process instead of one per operation.
+        "BACKEND": "portal.redis_cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "portal-api",
         # A slow or absent Redis must not hold requests up: pings.jobcache treats its errors

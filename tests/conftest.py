@@ -372,12 +372,15 @@ def _simulator_config_in_tmp(settings: Any, tmp_path: Any) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
     """Each test starts with the process's caches empty: API keys it checked (portal.keycache),
-    compiled queries (portal.sqlcache) and finished jobs' JSON (the "api" cache)."""
+    compiled queries (portal.sqlcache) and finished jobs' JSON (the "api" cache and the
+    process's own copies)."""
     from django.core.cache import caches
 
+    from pings import jobcache
     from portal import keycache, sqlcache
 
     keycache.clear()
     sqlcache.clear()
     caches["api"].clear()
+    jobcache.clear()
     yield

@@ -13,6 +13,7 @@ from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from pings import jobcache
 from pings.models import CallbackStatus, PingJob, Status
 from tests.conftest import World
 
@@ -29,7 +30,12 @@ def get(world: World, actor: str, device: Any, job: Any) -> tuple[Any, list[str]
 
 
 def job_reads(sqls: list[str]) -> int:
-    return sum('FROM "pings_pingjob"' in sql or 'FROM "pings_pingreply"' in sql for sql in sqls)
+    """Reads of the job or its replies (not the device's lookup, which asks whether it exists)."""
+    return sum(
+        ('FROM "pings_pingjob"' in sql or 'FROM "pings_pingreply"' in sql)
+        and 'FROM "vendors_device"' not in sql
+        for sql in sqls
+    )
 
 
 def iso(value: Any) -> str:
@@ -191,9 +197,28 @@ def test_a_cache_that_fails_falls_back_to_the_database(world: World, monkeypatch
 
     monkeypatch.setattr(caches["api"], "get", broken)
     monkeypatch.setattr(caches["api"], "set", broken)
-    for _ in range(2):
-        response, sqls = get(world, "key_rw", world.device_c1, world.job_c1)
-        assert response.status_code == 200 and job_reads(sqls) == 2
+    response, sqls = get(world, "key_rw", world.device_c1, world.job_c1)
+    assert response.status_code == 200 and job_reads(sqls) == 2
+    # This process's own copy answers next (the job was just read to exist) ...
+    again, sqls = get(world, "key_rw", world.device_c1, world.job_c1)
+    assert again.content == response.content and job_reads(sqls) == 0
+    # ... and another process, without one, reads the database.
+    jobcache.clear()
+    again, sqls = get(world, "key_rw", world.device_c1, world.job_c1)
+    assert again.content == response.content and job_reads(sqls) == 2
+
+
+def test_a_record_kept_by_this_process_is_not_served_once_the_job_is_gone(world: World):
+    """The process's own copy is consulted only after the device lookup found the job: a
+    job deleted where no signal reaches this process (raw SQL, another machine) is a 404."""
+    job = world.job_c1
+    assert get(world, "key_rw", world.device_c1, job)[0].status_code == 200  # kept here
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM pings_pingreply WHERE job_id = %s", [job.pk])
+        cursor.execute("DELETE FROM pings_pingjob WHERE id = %s", [job.pk])
+    caches["api"].clear()  # as if Redis never had it: only this process's copy is left
+    response, sqls = get(world, "key_rw", world.device_c1, job)
+    assert response.status_code == 404 and len(sqls) == 1 and job_reads(sqls) == 0
 
 
 def test_with_the_cache_off_every_read_goes_to_the_database(world: World, settings):
@@ -213,7 +238,8 @@ def test_a_job_deleted_in_the_admin_is_gone_from_the_cache_at_once(world: World)
     page = world.client("admin").post(f"/admin/pings/pingjob/{job.pk}/delete/", {"post": "yes"})
     assert page.status_code == 302 and not PingJob.objects.filter(pk=job.pk).exists()
     response, sqls = get(world, "key_rw", world.device_c1, job)
-    assert response.status_code == 404 and job_reads(sqls) == 1
+    # The device's lookup says the job is gone: no read of the job at all.
+    assert response.status_code == 404 and len(sqls) == 1 and job_reads(sqls) == 0
 
 
 def test_a_job_deleted_with_the_orm_is_gone_from_the_cache_at_once(world: World):

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db.models import Prefetch, Q
+from django.db import connection
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import make_aware
 from drf_spectacular.types import OpenApiTypes
@@ -96,31 +97,51 @@ def resolve_device(
     with nothing joined (a job's JSON needs neither customer nor credential) the query's SQL
     is compiled once per caller's grants and `{serial}` (portal.sqlcache), as pollers repeat it."""
     serial = (serial or "").strip()
-    device = None
-    if related:
-        device = (
-            access.visible(actor, Device)
-            .filter(_device_match(serial))
-            .select_related(*related)
-            .order_by("pk")
-            .first()
-        )
-    else:
-        entry = sqlcache.compiled(
-            ("pings.resolve_device", access.scope_of(actor), serial),
-            lambda: (
-                access.visible(actor, Device)
-                .filter(_device_match(serial))
-                .order_by("pk")
-                .values(*DEVICE_COLUMNS)[:1]
-            ),
-        )
-        found = sqlcache.execute(entry)
-        if found:
-            device = Device.from_db(entry.using, entry.names, found[0])
+    if not related:
+        return resolve_device_and_job(actor, serial, None)[0]
+    device = (
+        access.visible(actor, Device)
+        .filter(_device_match(serial))
+        .select_related(*related)
+        .order_by("pk")
+        .first()
+    )
     if device is None:
-        raise ApiError(404, "Device not found", {"serial": [f"No device {serial!r} is visible."]})
+        raise _device_not_found(serial)
     return device
+
+
+# The job a device lookup also asks about: one compiled query for any job id.
+JOB_ID = sqlcache.Late("job id")
+PingJob._meta.pk.register_lookup(sqlcache.AnyOf)
+
+
+def resolve_device_and_job(actor: Any, serial: str, job_id: int | None) -> tuple[Device, bool]:
+    """`resolve_device` with nothing joined, and in the same query whether the device has a
+    job `job_id` (any caller's: the caller's right to it is the record's to check). Compiled
+    once per caller's grants and `{serial}` (portal.sqlcache), as pollers repeat it."""
+    serial = (serial or "").strip()
+    wanted = [job_id] if job_id is not None else []
+    # PostgreSQL takes the job id as an array parameter; elsewhere (no arrays) it is compiled in.
+    arrays = connection.vendor == "postgresql"
+
+    def build() -> QuerySet[Device]:
+        found = access.visible(actor, Device).filter(_device_match(serial)).order_by("pk")
+        jobs = PingJob.objects.filter(device=OuterRef("pk"))
+        jobs = jobs.filter(pk__any_of=JOB_ID) if arrays else jobs.filter(pk__in=wanted)
+        return found.annotate(_has_job=Exists(jobs)).values(*DEVICE_COLUMNS, "_has_job")[:1]
+
+    key = ("pings.resolve_device", access.scope_of(actor), serial, None if arrays else job_id)
+    entry = sqlcache.compiled(key, build)
+    found = sqlcache.execute(entry, late={JOB_ID: wanted})
+    if not found:
+        raise _device_not_found(serial)
+    *columns, has_job = found[0]
+    return Device.from_db(entry.using, entry.names[:-1], columns), bool(has_job)
+
+
+def _device_not_found(serial: str) -> ApiError:
+    return ApiError(404, "Device not found", {"serial": [f"No device {serial!r} is visible."]})
 
 
 class CallbackSerializer(serializers.Serializer):
@@ -373,10 +394,12 @@ class LiveToolsJobView(MerakiDialectView):
     def get(self, request: Request, serial: str, ping_id: str) -> Response:
         # The device is read on every request: it proves the caller may see it, and its own
         # fields in the answer are never older than this request.
-        device = resolve_device(request.user, serial, related=())
+        pk = history.parse_id(ping_id)
+        device, exists = resolve_device_and_job(request.user, serial, pk)
         record = None
-        if (pk := history.parse_id(ping_id)) is not None:
-            record = jobcache.get(device, pk)
+        if exists:
+            # Read now that the job exists: a cached record of a deleted job is never served.
+            record = jobcache.get(device, pk, exists=True)
             if record is not None and not access.can_ids(
                 request.user, access.VIEW, PingJob, record["organization"], record["customer"]
             ):
