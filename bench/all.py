@@ -29,6 +29,7 @@ FULL = [
     ["history_scale.py"],
     ["api_load.py"],
     ["api_load.py", "--churn", "200"],
+    ["api_load.py", "--redis"],
     ["api_profile.py"],
     ["soak.py"],
 ]
