@@ -46,8 +46,8 @@ def _key(device_public_id: Any, job_id: int) -> str:
 
 # Per process, in front of the "api" cache, for callers that have just read that the job
 # exists (`exists=True`): a record of a deleted job is then never served from here, and a Redis
-# round trip is saved per poll (bench/api_load.py --redis).
-_local = rowcache.RowCache(max_entries=5000)
+# round trip is saved per poll (bench/api_load.py --redis). A record is a few KB: ~15 MB at most.
+_local = rowcache.RowCache(max_entries=5000, max_age=settings.PING_JOB_CACHE_SECONDS)
 
 
 def get(device: Device, job_id: int, exists: bool = False) -> dict[str, Any] | None:
