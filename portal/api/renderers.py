@@ -37,25 +37,33 @@ class RenderedRow(Mapping):
     it a dict again (read back from the JSON, which gives the same bytes: only plain values
     are in it). A kept monitor row is ~1 KB, a quarter of its dict."""
 
-    __slots__ = ("fragment", "json")
+    __slots__ = ("_read", "fragment", "json")
 
     def __init__(self, value: dict[str, Any]) -> None:
         # A copy of its own size: the bytes orjson returns keep its whole buffer (~16 KB).
         self.json = memoryview(orjson.dumps(value)).tobytes()
         self.fragment = orjson.Fragment(self.json)
+        self._read: dict[str, Any] | None = None
 
     @property
     def value(self) -> dict[str, Any]:
+        """A new dict of what it holds (changing it changes nothing here)."""
         return orjson.loads(self.json)
 
+    def _mapping(self) -> dict[str, Any]:
+        # Read once for the mapping's methods: DRF's encoder takes it key by key.
+        if self._read is None:
+            self._read = orjson.loads(self.json)
+        return self._read
+
     def __getitem__(self, key: str) -> Any:
-        return self.value[key]
+        return self._mapping()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.value)
+        return iter(self._mapping())
 
     def __len__(self) -> int:
-        return len(self.value)
+        return len(self._mapping())
 
     def __repr__(self) -> str:
         return f"RenderedRow({self.json.decode()})"
