@@ -28,6 +28,7 @@ The database is ANALYZEd after loading, as autovacuum would have done within a m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -44,6 +45,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from monitors_scale import pids_named, process_cpu_seconds  # noqa: E402  (needs the path above)
+
 DATABASE = "bench_api"
 PORT = 8765
 CPU_KEYS = ("web_cpu", "db_cpu", "wrk_cpu")
@@ -197,11 +202,8 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     """User + system CPU seconds of each of these processes that is still there."""
     found = {}
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        with contextlib.suppress(OSError):  # ended meanwhile
+            found[pid] = process_cpu_seconds(pid)
     return found
 
 
@@ -227,18 +229,6 @@ def backend_pids(leave_out: tuple[int, ...] = ()) -> list[int]:
             "SELECT pid FROM pg_stat_activity WHERE datname = %s", [DATABASE]
         ).fetchall()
     return [pid for (pid,) in rows if pid not in leave_out]
-
-
-def redis_server_pids() -> list[int]:
-    """The machine's redis-server processes (their CPU counts with PostgreSQL's)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/comm"):
-        try:
-            if stat.read_text().strip() == "redis-server":
-                found.append(int(stat.parent.name))
-        except OSError:
-            continue
-    return found
 
 
 def run_wrk(url: str, key: str, seconds: int, connections: int) -> dict[str, float]:
@@ -361,7 +351,7 @@ def main() -> None:
             # weighs on each of them alike (the ratios are what is compared).
             slices: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
             per_slice = max(1, round(args.seconds / args.rounds))
-            redis_pids = redis_server_pids() if args.redis else []
+            redis_pids = pids_named("redis-server") if args.redis else []
             churn = Churn(args.churn) if args.churn > 0 else None
             leave_out = (churn.pid,) if churn is not None else ()
             if churn is not None:

@@ -250,22 +250,32 @@ def services_cpu_seconds() -> float:
     which the portal's own figure leaves out. Every database's, so only a quiet machine's
     figure is the portal's alone."""
     processes: dict[int, tuple[int, list[int]]] = {}  # pid -> (ppid, stat fields)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in pids_named("postgres", "redis-server"):
         try:
-            if (entry / "comm").read_text().strip() not in ("postgres", "redis-server"):
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        processes[int(entry.name)] = (int(fields[1]), [int(f) for f in fields[11:15]])
+        processes[pid] = (int(fields[1]), [int(f) for f in fields[11:15]])
     total = 0
     for ppid, (utime, stime, cutime, cstime) in processes.values():
         total += utime + stime
         if ppid not in processes:  # a server's first process: add the children it reaped
             total += cutime + cstime
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(*names: str) -> list[int]:
+    """The live processes on this machine whose command name is one of `names`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() in names:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 def process_cpu_seconds(pid: int) -> float:

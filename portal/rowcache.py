@@ -43,10 +43,8 @@ class RowCache:
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, version: Hashable) -> Any | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] != version or time.monotonic() - entry[1] > self.max_age:
-            return None
-        return entry[2]
+        """The row kept for `key` at `version` (not older than max_age), or None."""
+        return self.get_many([(key, version)])[0]
 
     def get_many(self, wanted: list[tuple[Hashable, Hashable]]) -> list[Any | None]:
         """`get(key, version)` of each pair, in order: one clock reading for all."""

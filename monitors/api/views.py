@@ -128,7 +128,6 @@ def items_by_version(
     monitors: Callable[[], QuerySet[Monitor]],
     matching: Callable[[], QuerySet[Monitor]],
     key: tuple[Hashable, ...],
-    options: dict[str, Any],
 ) -> list[Any]:
     """The page's items on PostgreSQL: the page read as ids, versions and customer names, the
     rows this process has written at that version taken as written (WRITTEN), the others
@@ -154,6 +153,7 @@ def items_by_version(
                 .values(*LIST_COLUMNS, "_version")
             ),
         )
+        options = fastload.list_options(connection, LIST_JSON_COLUMNS)
         for values in sqlcache.execute(entry, late={MISSED: missed}, **options):
             row = dict(zip(entry.names, values, strict=True))
             version = (row.pop("_version"), row["customer_name"])
@@ -222,14 +222,14 @@ class MonitorListView(MonitorAPIView):
             search,
             status,
         )
-        options = fastload.list_options(connection, LIST_JSON_COLUMNS)
         if connection.vendor != "postgresql":
+            options = fastload.list_options(connection, LIST_JSON_COLUMNS)
             rows = paginator.paginate_values(
                 monitors, request, LIST_COLUMNS, cache_key=key, **options
             )
             return paginator.get_paginated_response([list_item(row) for row in rows])
         return paginator.get_paginated_response(
-            items_by_version(paginator, request, monitors, matching, key, options)
+            items_by_version(paginator, request, monitors, matching, key)
         )
 
     @extend_schema(
